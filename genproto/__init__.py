@@ -1,0 +1,1 @@
+"""Generated gRPC code (scripts/genproto.sh). Never edit by hand."""

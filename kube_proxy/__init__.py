@@ -1,0 +1,1 @@
+"""kube-proxy: a userspace proxy for Service ClusterIPs and NodePorts."""

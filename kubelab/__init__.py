@@ -1,0 +1,1 @@
+"""The lab CLI: `kubelab up|down|status|kubeconfig|node ...` around the cluster."""

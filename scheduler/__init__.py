@@ -1,0 +1,1 @@
+"""The scheduler: binds pending pods to nodes (filters, then scores)."""
