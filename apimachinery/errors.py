@@ -277,8 +277,13 @@ def already_exists(resource: str, name: str, *, group: str = "") -> AlreadyExist
     )
 
 
+_MODIFIED = (
+    "the object has been modified; please apply your changes to the latest version and try again"
+)
+
+
 def conflict(resource: str, name: str, *, group: str = "", why: str = "") -> Conflict:
-    why = why or "the object has been modified; please apply your changes to the latest version and try again"
+    why = why or _MODIFIED
     return Conflict(
         message=f'Operation cannot be fulfilled on {qualified(resource, group)} "{name}": {why}',
         name=name,

@@ -27,7 +27,9 @@ def _health_handler(checks: Mapping[str, HealthCheck]) -> Callable[[web.Request]
             results.append((name, ok))
         healthy = all(ok for _, ok in results)
         if "verbose" in request.query or not healthy:
-            lines = [f"[{'+' if ok else '-'}]{name} {'ok' if ok else 'failed'}" for name, ok in results]
+            lines = [
+                f"[{'+' if ok else '-'}]{name} {'ok' if ok else 'failed'}" for name, ok in results
+            ]
             verdict = "check passed" if healthy else "check failed"
             body = "\n".join([*lines, f"{request.path.strip('/')} {verdict}", ""])
         else:

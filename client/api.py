@@ -8,6 +8,8 @@ component talks to the apiserver through this class.
 
 from __future__ import annotations
 
+import asyncio
+import builtins
 import json
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, NamedTuple, TypeVar
@@ -89,7 +91,7 @@ class APIClient:
         self._stub = api_pb2_grpc.APIStub(self._channel)
 
     async def close(self) -> None:
-        await self._channel.close()
+        await self._channel.close(grace=None)
 
     async def __aenter__(self) -> APIClient:
         return self
@@ -97,15 +99,14 @@ class APIClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def wait_ready(self, timeout: float = 30.0) -> None:
+    async def wait_ready(self, within_s: float = 30.0) -> None:
         """Wait until the channel is connected (the apiserver is listening)."""
-        import asyncio
-
         try:
-            await asyncio.wait_for(self._channel.channel_ready(), timeout)
+            async with asyncio.timeout(within_s):
+                await self._channel.channel_ready()
         except TimeoutError:
             raise errors.ServiceUnavailable(
-                f"the apiserver at {self.address} did not answer within {timeout:.0f}s"
+                f"the apiserver at {self.address} did not answer within {within_s:.0f}s"
             ) from None
 
     async def create(
@@ -207,7 +208,7 @@ class APIClient:
         self,
         resource: ResourceType,
         name: str,
-        patch: JSON | list[Any],
+        patch: JSON | builtins.list[Any],
         *,
         namespace: str = "",
         patch_type: str = "application/merge-patch+json",
@@ -236,9 +237,7 @@ class APIClient:
         resource_version: str = "",
     ) -> JSON:
         req = api_pb2.DeleteRequest(
-            ref=_ref(
-                resource, namespace=namespace, name=name, resource_version=resource_version
-            ),
+            ref=_ref(resource, namespace=namespace, name=name, resource_version=resource_version),
             delete_options=_dumps(options) if options else b"",
         )
         reply = await _call(self._stub.Delete(req, timeout=self.timeout))
@@ -290,4 +289,3 @@ def _loads(data: bytes) -> JSON:
     if not isinstance(value, dict):
         raise errors.InternalError(f"the apiserver sent a non-object: {data[:80]!r}")
     return value
-
