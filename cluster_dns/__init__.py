@@ -1,0 +1,1 @@
+"""Cluster DNS: answers <svc>.<ns>.svc.cluster.local from Services and Endpoints."""

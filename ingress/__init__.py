@@ -1,0 +1,1 @@
+"""The ingress controller: routes HTTP by host and path to Services."""
