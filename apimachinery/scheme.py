@@ -62,6 +62,8 @@ class ResourceType:
 
 
 _ALL = ("all",)
+_STATUS = ("status",)
+_SCALABLE = ("status", "scale")
 
 RESOURCES: tuple[ResourceType, ...] = (
     ResourceType(
@@ -104,7 +106,35 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "configmaps", "ConfigMap", True, ("cm",), "configmap"),
     ResourceType("", "v1", "secrets", "Secret", True, (), "secret"),
     ResourceType("", "v1", "events", "Event", True, ("ev",), "event"),
+    ResourceType("", "v1", "serviceaccounts", "ServiceAccount", True, ("sa",), "serviceaccount"),
+    ResourceType(
+        "", "v1", "resourcequotas", "ResourceQuota", True, ("quota",), "resourcequota", _STATUS
+    ),
+    ResourceType("", "v1", "limitranges", "LimitRange", True, ("limits",), "limitrange"),
+    ResourceType(
+        "",
+        "v1",
+        "persistentvolumeclaims",
+        "PersistentVolumeClaim",
+        True,
+        ("pvc",),
+        "persistentvolumeclaim",
+        _STATUS,
+    ),
+    ResourceType(
+        "",
+        "v1",
+        "persistentvolumes",
+        "PersistentVolume",
+        False,
+        ("pv",),
+        "persistentvolume",
+        _STATUS,
+    ),
     ResourceType("coordination.k8s.io", "v1", "leases", "Lease", True, (), "lease"),
+    ResourceType(
+        "discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True, (), "endpointslice"
+    ),
     ResourceType(
         "apps",
         "v1",
@@ -113,7 +143,7 @@ RESOURCES: tuple[ResourceType, ...] = (
         True,
         ("deploy",),
         "deployment",
-        ("status", "scale"),
+        _SCALABLE,
         categories=_ALL,
     ),
     ResourceType(
@@ -124,8 +154,62 @@ RESOURCES: tuple[ResourceType, ...] = (
         True,
         ("rs",),
         "replicaset",
-        ("status", "scale"),
+        _SCALABLE,
         categories=_ALL,
+    ),
+    ResourceType(
+        "apps",
+        "v1",
+        "statefulsets",
+        "StatefulSet",
+        True,
+        ("sts",),
+        "statefulset",
+        _SCALABLE,
+        categories=_ALL,
+    ),
+    ResourceType(
+        "apps",
+        "v1",
+        "daemonsets",
+        "DaemonSet",
+        True,
+        ("ds",),
+        "daemonset",
+        _STATUS,
+        categories=_ALL,
+    ),
+    ResourceType(
+        "apps", "v1", "controllerrevisions", "ControllerRevision", True, (), "controllerrevision"
+    ),
+    ResourceType("batch", "v1", "jobs", "Job", True, (), "job", _STATUS, categories=_ALL),
+    ResourceType(
+        "batch", "v1", "cronjobs", "CronJob", True, ("cj",), "cronjob", _STATUS, categories=_ALL
+    ),
+    ResourceType(
+        "networking.k8s.io", "v1", "ingresses", "Ingress", True, ("ing",), "ingress", _STATUS
+    ),
+    ResourceType(
+        "networking.k8s.io", "v1", "ingressclasses", "IngressClass", False, (), "ingressclass"
+    ),
+    ResourceType(
+        "scheduling.k8s.io",
+        "v1",
+        "priorityclasses",
+        "PriorityClass",
+        False,
+        ("pc",),
+        "priorityclass",
+    ),
+    ResourceType(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectaccessreviews",
+        "SelfSubjectAccessReview",
+        False,
+        (),
+        "selfsubjectaccessreview",
+        verbs=("create",),
     ),
 )
 
@@ -159,3 +243,21 @@ def for_kind(api_version: str, kind: str) -> ResourceType:
 
 def all_resources() -> tuple[ResourceType, ...]:
     return RESOURCES
+
+
+def resolve(name: str) -> ResourceType:
+    """The resource a user means by `name`: plural, singular, short name or kind,
+    optionally qualified by group (`deploy`, `deployments.apps`, `Pod`); 404 if none."""
+    base, _, group = name.partition(".")
+    lowered = base.lower()
+    for r in RESOURCES:
+        if group and r.group != group:
+            continue
+        if lowered in (r.resource, r.singular, r.kind.lower()) or lowered in r.short_names:
+            return r
+    raise errors.NotFound(message=f'the server doesn\'t have a resource type "{name}"', kind=name)
+
+
+def in_category(category: str) -> tuple[ResourceType, ...]:
+    """The resources `kubectl get <category>` lists (`all`)."""
+    return tuple(r for r in RESOURCES if category in r.categories)
