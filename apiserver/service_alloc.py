@@ -140,6 +140,40 @@ class EtcdAllocationStore:
         return {kv.key.decode()[len(prefix) :] for kv in result}
 
 
+class KVAllocationStore:
+    """`AllocationStore` on the apiserver's own `apiserver.store.Store` (its etcd door)."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    async def claim(self, key: str, owner: str) -> bool:
+        result = await self._store.create(key, _claim_value(owner))
+        return bool(result.succeeded)
+
+    async def get(self, key: str) -> Claim | None:
+        kv = await self._store.get(key)
+        return None if kv is None else _parse_claim(kv.value, int(kv.mod_revision))
+
+    async def take_over(self, key: str, owner: str, revision: int) -> bool:
+        result = await self._store.update(key, _claim_value(owner), revision)
+        return bool(result.succeeded)
+
+    async def release(self, key: str, owner: str) -> None:
+        claim = await self.get(key)
+        if claim is not None and claim.owner == owner:
+            await self._store.delete(key, claim.revision)
+
+    async def keys(self, prefix: str) -> set[str]:
+        found: set[str] = set()
+        start = ""
+        while True:
+            kvs, more, _ = await self._store.range(prefix, start_key=start, limit=1000)
+            found.update(kv.key[len(prefix) :] for kv in kvs)
+            if not more or not kvs:
+                return found
+            start = kvs[-1].key + "\0"
+
+
 class MemoryAllocationStore:
     """`AllocationStore` in a dict: for unit tests and for a single process."""
 
@@ -545,3 +579,16 @@ def _registry_getter(ctx: Any) -> ServiceGetter | None:
         return dict(obj)
 
     return get
+
+
+def plugin(config: Any) -> ServiceAllocator:
+    """The admission plugin factory (`PluginConfig` -> plugin) for `admission.PLUGINS`."""
+    etcd = config.etcd
+    store: AllocationStore = (
+        EtcdAllocationStore(etcd) if hasattr(etcd, "transactions") else KVAllocationStore(etcd)
+    )
+    return ServiceAllocator(
+        store,
+        service_cidr=config.service_cluster_ip_range,
+        node_port_range=tuple(config.node_port_range),
+    )
