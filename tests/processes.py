@@ -96,6 +96,9 @@ class EtcdProcess:
                 "zap",
                 "--log-level",
                 "error",
+                # Room for objects up to the apiserver's 3 MiB limit.
+                "--max-request-bytes",
+                str(4 * 1024 * 1024),
             ],
             stdout=self.log.open("ab"),
             stderr=subprocess.STDOUT,
@@ -125,6 +128,8 @@ class ApiserverProcess:
         self.extra_args = list(extra_args)
         self.grpc_port = free_port()
         self.health_port = free_port()
+        self.secure_port = free_port()
+        self.cert_dir = work_dir / "pki"
         self.address = f"127.0.0.1:{self.grpc_port}"
         self.health_url = f"http://127.0.0.1:{self.health_port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -142,6 +147,10 @@ class ApiserverProcess:
                 self.address,
                 "--health-address",
                 f"127.0.0.1:{self.health_port}",
+                "--secure-address",
+                f"127.0.0.1:{self.secure_port}",
+                "--cert-dir",
+                str(self.cert_dir),
                 *self.extra_args,
             ],
             cwd=ROOT,
