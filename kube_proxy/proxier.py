@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,11 +29,13 @@ from typing import Any, cast
 
 import prometheus_client as prom
 
+from kube_proxy import splice
 from kube_proxy.model import Balancer, Endpoint, Frontend, Route
 
 log = logging.getLogger("kube-proxy")
 
-BUFFER_BYTES = 256 * 1024
+BUFFER_BYTES = 1024 * 1024
+_WRITE_COPIES = sys.version_info < (3, 12)
 WRITE_HIGH_WATER = 1024 * 1024
 CONNECT_TIMEOUT_S = 3.0
 MAX_CONNECT_ATTEMPTS = 4
@@ -91,7 +94,9 @@ class _Pipe(asyncio.BufferedProtocol):
         self.counted += nbytes
         peer = self.peer
         if peer is not None and peer.transport is not None:
-            peer.transport.write(self._buf[:nbytes])
+            # Python < 3.12 copies what it cannot send at once, so the buffer can
+            # be handed over without a copy; later versions may keep a view.
+            peer.transport.write(self._view[:nbytes] if _WRITE_COPIES else self._buf[:nbytes])
 
     def eof_received(self) -> bool:
         self.eof = True
@@ -313,15 +318,143 @@ class _UDPListener(asyncio.DatagramProtocol):
             self.transport.close()
 
 
+class _SpliceConnection:
+    """A client connection being connected to a backend, then spliced (Linux)."""
+
+    def __init__(self, listener: _SpliceListener, sock: socket.socket, client_ip: str) -> None:
+        self.listener = listener
+        self.proxier = listener.proxier
+        self.sock = sock
+        self.client_ip = client_ip
+        self.label = listener.label
+        self.splice: splice.Splice | None = None
+        self.closed = False
+        self.task: asyncio.Task[None] | None = None
+
+    async def connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        route = self.listener.route
+        node = self.proxier.node_filter(route)
+        tried: set[Endpoint] = set()
+        for _ in range(MAX_CONNECT_ATTEMPTS):
+            endpoint = self.proxier.balancer.pick(
+                route.service_port,
+                self.client_ip,
+                affinity_timeout_s=route.affinity_timeout_s,
+                node_name=node,
+                exclude=tried,
+            )
+            if endpoint is None:
+                break
+            tried.add(endpoint)
+            backend = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            backend.setblocking(False)
+            try:
+                async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                    await loop.sock_connect(backend, (endpoint.ip, endpoint.port))
+            except (OSError, TimeoutError) as e:
+                backend.close()
+                log.debug("connect to %s for %s failed: %s", endpoint, self.label, e)
+                ERRORS.labels(self.label, "connect").inc()
+                continue
+            except BaseException:
+                backend.close()
+                raise
+            for s in (self.sock, backend):
+                with contextlib.suppress(OSError):
+                    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            try:
+                self.splice = splice.Splice(loop, self.sock, backend, self._spliced_closed)
+            except OSError as e:  # out of file descriptors for the pipes
+                backend.close()
+                log.warning("cannot splice a connection for %s: %s", self.label, e)
+                break
+            self.splice.start()
+            return
+        if not tried:
+            ERRORS.labels(self.label, "no_endpoints").inc()
+        splice.reset(self.sock)
+        self._finish()
+
+    def _spliced_closed(self, up: int, down: int) -> None:
+        BYTES.labels(self.label, "in").inc(up)
+        BYTES.labels(self.label, "out").inc(down)
+        self._finish()
+
+    def _finish(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.proxier.connections.discard(self)
+        ACTIVE.labels(self.label).dec()
+
+    def close(self) -> None:
+        if self.splice is not None:
+            self.splice.close()
+        else:
+            if self.task is not None and not self.task.done():
+                self.task.cancel()
+            with contextlib.suppress(OSError):
+                self.sock.close()
+            self._finish()
+
+
+class _SpliceListener:
+    """A listening socket whose connections are spliced with `splice(2)`."""
+
+    def __init__(self, proxier: Proxier, frontend: Frontend, route: Route) -> None:
+        self.proxier = proxier
+        self.frontend = frontend
+        self.route = route
+        self.label = str(route.service_port)
+        self.loop = asyncio.get_running_loop()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((frontend.ip, frontend.port))
+            sock.listen(1024)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+        self.loop.add_reader(sock.fileno(), self._accept)
+
+    def _accept(self) -> None:
+        for _ in range(64):
+            try:
+                conn, addr = self.sock.accept()
+            except BlockingIOError:
+                return
+            except OSError as e:
+                if splice.is_transient_accept_error(e):
+                    log.warning("accept on %s failed: %s", self.label, e)
+                    return
+                raise
+            conn.setblocking(False)
+            CONNECTIONS.labels(self.label).inc()
+            ACTIVE.labels(self.label).inc()
+            c = _SpliceConnection(self, conn, str(addr[0]))
+            self.proxier.connections.add(c)
+            c.task = self.loop.create_task(c.connect())
+
+    def close(self) -> None:
+        self.loop.remove_reader(self.sock.fileno())
+        self.sock.close()
+
+
 @dataclass
 class _Listener:
     route: Route
     server: asyncio.Server | None = None
     udp: _UDPListener | None = None
+    spliced: _SpliceListener | None = None
 
     def close(self) -> None:
         if self.server is not None:
             self.server.close()
+        if self.spliced is not None:
+            self.spliced.close()
         if self.udp is not None:
             self.udp.close()
 
@@ -329,13 +462,20 @@ class _Listener:
 class Proxier:
     """Owns the listeners and the live connections of one kube-proxy."""
 
-    def __init__(self, *, node_name: str = "", node_filter: NodeFilter | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        node_name: str = "",
+        node_filter: NodeFilter | None = None,
+        use_splice: bool = splice.AVAILABLE,
+    ) -> None:
         self.node_name = node_name
+        self.use_splice = use_splice
         self.balancer = Balancer()
         self.node_filter: NodeFilter = node_filter or (lambda _route: "")
         self.listeners: dict[Frontend, _Listener] = {}
         self.failed: dict[Frontend, str] = {}
-        self.connections: set[_Connection] = set()
+        self.connections: set[_Connection | _SpliceConnection] = set()
 
     async def apply(self, wanted: dict[Frontend, Route]) -> None:
         """Open missing listeners, close unwanted ones, re-route changed ones."""
@@ -384,6 +524,8 @@ class Proxier:
                 lambda: udp, local_addr=(frontend.ip, frontend.port), reuse_port=False
             )
             return _Listener(route, udp=udp)
+        if self.use_splice:
+            return _Listener(route, spliced=_SpliceListener(self, frontend, route))
 
         def factory() -> asyncio.BaseProtocol:
             conn = _Connection(self, frontend, route)

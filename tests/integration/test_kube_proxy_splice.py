@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from collections.abc import AsyncIterator
 
 import pytest
 
+from kube_proxy import splice
 from kube_proxy.model import Endpoint, Frontend, Route, ServicePortName
 from kube_proxy.proxier import Proxier
+from tests.integration.netprocs import eventually
 from tests.processes import free_port
 
 SPN = ServicePortName("default", "echo", "", "TCP")
@@ -39,9 +42,11 @@ async def backend() -> AsyncIterator[int]:
     server.close()
 
 
-@pytest.fixture
-async def proxier() -> AsyncIterator[Proxier]:
-    p = Proxier()
+@pytest.fixture(params=[True, False], ids=["splice", "protocols"])
+async def proxier(request: pytest.FixtureRequest) -> AsyncIterator[Proxier]:
+    if request.param and not splice.AVAILABLE:
+        pytest.skip("os.splice is Linux only")
+    p = Proxier(use_splice=request.param)
     yield p
     await p.close()
 
@@ -106,3 +111,34 @@ async def test_udp_flow(proxier: Proxier) -> None:
     finally:
         client.close()
         server.close()
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def test_no_fd_leak_over_10000_short_connections(proxier: Proxier, backend: int) -> None:
+    if sys.platform != "linux":
+        pytest.skip("needs /proc")
+    proxier.balancer.update({SPN: [Endpoint("127.0.0.1", backend)]})
+    front = Frontend("127.0.0.3", free_port(), "TCP")
+    await proxier.apply({front: Route(SPN, external=False)})
+
+    async def one() -> None:
+        reader, writer = await asyncio.open_connection(front.ip, front.port)
+        writer.write(b"ping")
+        writer.write_eof()
+        assert await reader.read(-1) == b"ping"
+        writer.close()
+        await writer.wait_closed()
+
+    await one()
+    before = _open_fds()
+    for _ in range(1000):
+        await asyncio.gather(*(one() for _ in range(10)))
+
+    async def settled() -> None:
+        assert not proxier.connections
+        assert _open_fds() <= before + 2
+
+    await eventually(settled, what="every proxied connection closed")
