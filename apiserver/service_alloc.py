@@ -330,7 +330,11 @@ class ServiceAllocator:
         if operation == "UPDATE" and old is not None:
             return await self.reallocate(old, obj, get)
         if operation == "DELETE":
-            await self.release_all(old if old is not None else obj)
+            current = old if old is not None else obj
+            # With finalizers the Service lives on (terminating) and keeps its IP;
+            # what it held is reclaimed as stale once it is gone.
+            if not (current.get("metadata") or {}).get("finalizers"):
+                await self.release_all(current)
         return obj
 
     # -- create / update / delete
