@@ -139,6 +139,8 @@ class Informer:
         self._handlers: builtins.list[_Handlers] = []
         self._rv = ""
         self._backoff = Backoff()
+        # Full lists made so far (the first one, then one per relist).
+        self.lists = 0
         fam = metrics.families()
         self._events_metric = fam.informer_events
         self._relists_metric = fam.informer_relists.labels(rt.qualified_resource)
@@ -227,6 +229,7 @@ class Informer:
         except errors.APIError as e:
             log.warning("could not list %s: %s; will retry", self.what, e)
             return False
+        self.lists += 1
         self._relists_metric.inc()
         items = result.get("items") or []
         rv = str((result.get("metadata") or {}).get("resourceVersion") or "")
