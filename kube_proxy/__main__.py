@@ -28,6 +28,7 @@ def _default_ip() -> str:
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--node-name", default="", help="this node's name (default: hostname)")
     parser.add_argument("--node-ip", default="", help="the node's IP, where NodePorts listen")
     parser.add_argument(
         "--no-node-ports", action="store_true", help="do not listen on NodePorts (tests)"
