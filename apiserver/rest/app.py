@@ -793,8 +793,32 @@ _VERBS: dict[str, Handler] = {
 }
 
 
+def _wants_pretty(request: web.Request) -> bool:
+    if "pretty" in request.query:
+        return _truthy(request.query["pretty"])
+    agent = request.headers.get("User-Agent", "")
+    return agent.startswith(("curl/", "Wget/")) or agent.startswith("Mozilla/")
+
+
+@web.middleware
+async def _pretty(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Indented JSON for people (curl, browsers, ?pretty=true), as upstream does."""
+    response = await handler(request)
+    if (
+        isinstance(response, web.Response)
+        and response.content_type == "application/json"
+        and isinstance(response.body, bytes)
+        and _wants_pretty(request)
+    ):
+        with contextlib.suppress(ValueError):
+            response.body = json.dumps(json.loads(response.body), indent=2).encode() + b"\n"
+    return response
+
+
 def make_app(ctx: RestContext) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY_BYTES * 2)
+    app = web.Application(client_max_size=MAX_BODY_BYTES * 2, middlewares=[_pretty])
     app[CONTEXT_KEY] = ctx
     app.router.add_route("*", "/{tail:.*}", handle)
     return app

@@ -13,6 +13,8 @@ from aiohttp import web
 from apimachinery import errors, openapi
 
 JSON = dict[str, Any]
+# openapi_v2.Document{swagger: "2.0"} in protobuf wire format (field 1, a string).
+_EMPTY_V2_PROTOBUF = b"\x0a\x032.0"
 
 
 @cache
@@ -51,6 +53,14 @@ def _send(request: web.Request, body: bytes, etag: str) -> web.Response:
 
 
 async def serve(request: web.Request, parts: list[str]) -> web.Response:
+    if parts == ["v2"] and "protobuf" in request.headers.get("Accept", ""):
+        # Clients up to kubectl 1.27 read /openapi/v2 only as gnostic protobuf.
+        # They get a valid document without schemas, so they fall back to their
+        # compiled-in types (apply works; their `explain` finds nothing).
+        return web.Response(
+            body=_EMPTY_V2_PROTOBUF,
+            headers={"Content-Type": "application/octet-stream"},
+        )
     if parts == ["v2"]:
         body, etag = _encoded_v2()
         return _send(request, body, etag)
