@@ -152,7 +152,8 @@ def _print_status() -> None:
             nodes_table.add_row(node["metadata"]["name"], status, roles or "<none>", ip)
         out.print(nodes_table)
     elif names:
-        out.print("nodes: apiserver not reachable")
+        reachable = cluster.apiserver_ready()
+        out.print("nodes: none registered yet" if reachable else "nodes: apiserver not reachable")
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -106,6 +106,7 @@ def processes() -> list[Process]:
                 f"--node-name={NODE_NAME}",
                 api,
                 "--no-proxy",
+                f"--node-ip={config.GATEWAY}",
                 "--bind-address=127.0.0.1",
             ],
             "http://127.0.0.1:10248/healthz",

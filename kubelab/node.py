@@ -104,6 +104,7 @@ def kubelet_argv(args: argparse.Namespace, ip: str) -> list[str]:
         f"--node-name={args.node_name}",
         f"--apiserver={args.apiserver}",
         f"--health-address={args.bind_address}:{args.kubelet_health_port}",
+        f"--node-ip={ip}",
     ]
     if args.control_plane:
         flags += [
@@ -186,6 +187,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--kubelet-health-port", type=int, default=10248)
     parser.add_argument("--proxy-health-port", type=int, default=10256)
+    parser.add_argument("--node-ip", default="", help="the node's address (default: hostname's)")
     parser.add_argument("--no-proxy", action="store_true", help="run the kubelet only")
     parser.add_argument(
         "--kubelet-arg", action="append", default=[], help="extra kubelet flag (repeatable)"
@@ -197,7 +199,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def amain(args: argparse.Namespace) -> None:
-    ip = node_ip()
+    ip = args.node_ip or node_ip()
     children = [Child("kubelet", kubelet_argv(args, ip))]
     if not args.no_proxy:
         make_service_cidr_local(args.service_cidr)
