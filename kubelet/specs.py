@@ -43,6 +43,8 @@ class NodeContext:
     cluster_domain: str = "cluster.local"
     service_cidr: str = "10.96.0.0/12"
     pause_image: str = "kubelab/pause:3.9"
+    # Added to every container and volume (tests mark theirs `io.kubelab.test=1`).
+    extra_labels: dict[str, str] = field(default_factory=dict)
 
 
 def pod_meta(pod: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -62,6 +64,7 @@ def labels(
     ns, name, uid = pod_meta(pod)
     grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
     out = {
+        **ctx.extra_labels,
         podlib.LABEL_NODE: ctx.node_name,
         podlib.LABEL_CLUSTER: ctx.cluster,
         podlib.LABEL_NAMESPACE: ns,

@@ -1,0 +1,508 @@
+"""A kubelet process on the host's Docker against a real apiserver.
+
+Real containers on a test network (10.200.61.0/24): the pod runs with an IP,
+its status and events are what `kubectl get/describe` shows, logs and exec go
+through the kubelet's gRPC API, a crashing container restarts with back-off,
+deletion is graceful, and a restarted kubelet neither restarts running
+containers nor keeps containers of pods it no longer has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+import pytest
+
+from apimachinery import errors
+from apimachinery.scheme import lookup
+from client.api import APIClient
+from genproto import kubelet_pb2, kubelet_pb2_grpc
+from tests.processes import ROOT, ApiserverProcess, free_port, http_ok, need, wait_until
+
+pytestmark = [pytest.mark.etcd, pytest.mark.docker]
+
+PODS = lookup("", "v1", "pods")
+NODES = lookup("", "v1", "nodes")
+LEASES = lookup("coordination.k8s.io", "v1", "leases")
+EVENTS = lookup("", "v1", "events")
+CONFIGMAPS = lookup("", "v1", "configmaps")
+JSON = dict[str, Any]
+T = TypeVar("T")
+
+SUBNET = "10.200.61.0/24"
+GATEWAY = "10.200.61.1"
+BUSYBOX = "kubelab/busybox:1.36"
+PAUSE = "kubelab/pause:3.9"
+TEST_LABEL = "io.kubelab.test"
+
+
+def _docker() -> Any:
+    try:
+        import docker
+
+        client = docker.from_env()
+        client.ping()
+        return client
+    except Exception as e:
+        need("Docker", f"the kubelet runs real containers ({e})")
+        raise
+
+
+@pytest.fixture(scope="module")
+def docker_client() -> Iterator[Any]:
+    client = _docker()
+    missing = [i for i in (BUSYBOX, PAUSE) if not client.images.list(name=i)]
+    if missing:
+        from kubelab import images
+
+        for spec in images.SPECS:
+            if spec.name in (BUSYBOX, PAUSE):
+                images.build_image(spec, rebuild=False, log=Path("/tmp/kubelab-test-images.log"))
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def network(docker_client: Any) -> Iterator[str]:
+    import docker
+
+    name = "kubelab-test-kubelet"
+    for old in docker_client.networks.list(names=[name]):
+        with contextlib.suppress(docker.errors.APIError):
+            old.remove()
+    ipam = docker.types.IPAMConfig(
+        pool_configs=[docker.types.IPAMPool(subnet=SUBNET, gateway=GATEWAY)]
+    )
+    net = docker_client.networks.create(name, driver="bridge", ipam=ipam, labels={TEST_LABEL: "1"})
+    yield name
+    with contextlib.suppress(docker.errors.APIError):
+        net.remove()
+
+
+class KubeletProcess:
+    def __init__(
+        self, apiserver: ApiserverProcess, work_dir: Path, node: str, network: str
+    ) -> None:
+        self.apiserver = apiserver
+        self.node = node
+        self.network = network
+        self.health_port = free_port()
+        self.grpc_port = free_port()
+        self.log = work_dir / f"kubelet-{node}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "kubelet",
+                "--apiserver",
+                self.apiserver.address,
+                "--health-address",
+                f"127.0.0.1:{self.health_port}",
+                "--node-name",
+                self.node,
+                "--node-ip",
+                GATEWAY,
+                "--pod-network",
+                self.network,
+                "--port",
+                f"127.0.0.1:{self.grpc_port}",
+                "--pod-infra-container-image",
+                PAUSE,
+                "--container-labels",
+                f"{TEST_LABEL}=1",
+                "--crashloop-backoff",
+                "1",
+                "--crashloop-backoff-max",
+                "4",
+            ],
+            cwd=ROOT,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+            env={**__import__("os").environ, "KUBELAB_IMAGE_PULLS": "disabled"},
+        )
+
+        def ready() -> bool:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"kubelet exited: {self.log.read_text()[-3000:]}")
+            return http_ok(f"http://127.0.0.1:{self.health_port}/healthz")
+
+        wait_until(ready, 30, "kubelet did not become healthy")
+
+    def stop(self, *, kill: bool = False) -> None:
+        if self.proc and self.proc.poll() is None:
+            if kill:
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def _cleanup(client: Any, node: str) -> None:
+    import docker
+
+    selector = {"label": [f"io.kubelab.node={node}"]}
+    for c in client.containers.list(all=True, filters=selector):
+        with contextlib.suppress(docker.errors.APIError):
+            c.remove(force=True)
+    for v in client.volumes.list(filters=selector):
+        with contextlib.suppress(docker.errors.APIError):
+            v.remove(force=True)
+
+
+@pytest.fixture
+def kubelet(
+    apiserver: ApiserverProcess, tmp_path: Path, network: str, docker_client: Any
+) -> Iterator[KubeletProcess]:
+    node = f"h6-{uuid.uuid4().hex[:8]}"
+    proc = KubeletProcess(apiserver, tmp_path, node, network)
+    try:
+        proc.start()
+        yield proc
+    finally:
+        proc.stop()
+        _cleanup(docker_client, node)
+
+
+async def eventually(
+    fn: Callable[[], Awaitable[T | None]], *, within: float = 60, what: str = "condition"
+) -> T:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    last: Exception | None = None
+    while loop.time() < deadline:
+        try:
+            value = await fn()
+            if value:
+                return value
+        except (AssertionError, errors.APIError, KeyError, IndexError) as e:
+            last = e
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{what} not reached within {within}s (last error: {last})")
+
+
+def make_pod(name: str, node: str, *, containers: list[JSON], **spec: Any) -> JSON:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"nodeName": node, "containers": containers, **spec},
+    }
+
+
+def sh(name: str, script: str, **extra: Any) -> JSON:
+    return {"name": name, "image": BUSYBOX, "command": ["sh", "-c", script], **extra}
+
+
+async def get_pod(api: APIClient, name: str) -> JSON:
+    return await api.get(PODS, name, namespace="default")
+
+
+async def wait_running(api: APIClient, name: str) -> JSON:
+    async def running() -> JSON | None:
+        pod = await get_pod(api, name)
+        status = pod.get("status") or {}
+        ready = [c for c in status.get("conditions") or [] if c["type"] == "Ready"]
+        if status.get("phase") == "Running" and ready and ready[0]["status"] == "True":
+            return pod
+        return None
+
+    return await eventually(running, what=f"pod {name} Running and Ready")
+
+
+def container_ids(client: Any, node: str, **labels: str) -> list[str]:
+    filters = [f"io.kubelab.node={node}"] + [
+        f"io.kubelab.{k.replace('_', '.')}={v}" for k, v in labels.items()
+    ]
+    return sorted(c.id for c in client.containers.list(all=True, filters={"label": filters}))
+
+
+@pytest.fixture
+async def kubelet_stub(kubelet: KubeletProcess) -> AsyncIterator[kubelet_pb2_grpc.KubeletStub]:
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{kubelet.grpc_port}")
+    yield kubelet_pb2_grpc.KubeletStub(channel)
+    await channel.close(None)
+
+
+async def test_node_registers_and_heartbeats(api: APIClient, kubelet: KubeletProcess) -> None:
+    async def registered() -> JSON | None:
+        return await api.get(NODES, kubelet.node)
+
+    node = await eventually(registered, what="node registered")
+    status = node["status"]
+    assert status["capacity"]["cpu"] == "4" and status["allocatable"]["pods"] == "110"
+    assert {"type": "InternalIP", "address": GATEWAY} in status["addresses"]
+    assert status["daemonEndpoints"]["kubeletEndpoint"]["Port"] == kubelet.grpc_port
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "True" and ready["reason"] == "KubeletReady"
+    assert node["metadata"]["labels"]["kubernetes.io/hostname"] == kubelet.node
+
+    async def renewed() -> bool:
+        lease = await api.get(LEASES, kubelet.node, namespace="kube-node-lease")
+        first = lease["spec"]["renewTime"]
+        await asyncio.sleep(2.5)
+        lease = await api.get(LEASES, kubelet.node, namespace="kube-node-lease")
+        return bool(lease["spec"]["renewTime"] != first)
+
+    assert await eventually(renewed, what="lease renewed")
+
+
+async def test_pod_runs_with_ip_env_logs_and_exec(
+    api: APIClient,
+    kubelet: KubeletProcess,
+    kubelet_stub: kubelet_pb2_grpc.KubeletStub,
+    docker_client: Any,
+) -> None:
+    await api.create(
+        CONFIGMAPS,
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "cfg", "namespace": "default"},
+            "data": {"color": "blue", "app.conf": "listen 80\n"},
+        },
+    )
+    env = [
+        {"name": "COLOR", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "color"}}},
+        {"name": "MY_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+        {"name": "MY_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+    ]
+    pod = make_pod(
+        "web",
+        kubelet.node,
+        containers=[
+            sh(
+                "main",
+                "echo color=$COLOR ip=$MY_IP name=$MY_NAME; cat /etc/cfg/app.conf; "
+                "echo data > /data/x; httpd -f -p 8080",
+                env=env,
+                volumeMounts=[
+                    {"name": "cfg", "mountPath": "/etc/cfg"},
+                    {"name": "data", "mountPath": "/data"},
+                ],
+                resources={"limits": {"memory": "64Mi", "cpu": "500m"}},
+                readinessProbe={"tcpSocket": {"port": 8080}, "periodSeconds": 1},
+            ),
+            sh("side", "sleep 3600", volumeMounts=[{"name": "data", "mountPath": "/shared"}]),
+        ],
+        volumes=[{"name": "cfg", "configMap": {"name": "cfg"}}, {"name": "data", "emptyDir": {}}],
+        terminationGracePeriodSeconds=2,
+    )
+    await api.create(PODS, pod)
+    running = await wait_running(api, "web")
+    status = running["status"]
+    ip = status["podIP"]
+    assert ip.startswith("10.200.61.")
+    assert status["hostIP"] == GATEWAY
+    names = {c["name"]: c for c in status["containerStatuses"]}
+    assert names["main"]["ready"] and names["main"]["containerID"].startswith("docker://")
+    assert "running" in names["main"]["state"] and names["main"]["restartCount"] == 0
+    conds = {c["type"]: c["status"] for c in status["conditions"]}
+    assert conds["Initialized"] == conds["ContainersReady"] == conds["PodScheduled"] == "True"
+
+    # The cgroup limits are Docker's.
+    main_id = names["main"]["containerID"].removeprefix("docker://")
+    host_config = docker_client.api.inspect_container(main_id)["HostConfig"]
+    assert host_config["Memory"] == 64 * 1024 * 1024 and host_config["NanoCpus"] == 500_000_000
+
+    # Logs through the kubelet's gRPC API.
+    async def logs() -> str | None:
+        chunks = [
+            c.data
+            async for c in kubelet_stub.Logs(
+                kubelet_pb2.LogsRequest(
+                    pod=kubelet_pb2.PodRef(namespace="default", name="web"), container="main"
+                )
+            )
+        ]
+        text = b"".join(chunks).decode()
+        return text if "listen 80" in text else None
+
+    text = await eventually(logs, what="logs")
+    assert f"color=blue ip={ip} name=web" in text
+
+    # Exec in the sidecar: same network (localhost:8080) and same emptyDir.
+    async def exec_out(cmd: list[str]) -> tuple[bytes, int]:
+        async def requests() -> AsyncIterator[kubelet_pb2.StreamInput]:
+            yield kubelet_pb2.StreamInput(
+                start=kubelet_pb2.StreamStart(
+                    pod=kubelet_pb2.PodRef(namespace="default", name="web"),
+                    container="side",
+                    command=cmd,
+                    stdout=True,
+                    stderr=True,
+                )
+            )
+
+        out, code = b"", -2
+        async for msg in kubelet_stub.Exec(requests()):
+            if msg.WhichOneof("kind") == "stdout":
+                out += msg.stdout
+            elif msg.WhichOneof("kind") == "exit":
+                code = msg.exit.code
+        return out, code
+
+    out, code = await exec_out(
+        ["sh", "-c", "cat /shared/x; wget -q -O- http://localhost:8080/ >/dev/null; echo rc=$?"]
+    )
+    assert code == 0
+    assert b"data" in out
+
+    _, code = await exec_out(["sh", "-c", "exit 3"])
+    assert code == 3
+
+    # Events as `kubectl describe pod` shows them.
+    async def events() -> set[str] | None:
+        items = (await api.list(EVENTS, namespace="default"))["items"]
+        reasons = {e["reason"] for e in items if e["involvedObject"].get("name") == "web"}
+        return reasons if {"Pulled", "Created", "Started"} <= reasons else None
+
+    await eventually(events, what="Pulled/Created/Started events")
+
+    # Graceful deletion: containers stop, then the pod object goes away.
+    await api.delete(PODS, "web", namespace="default")
+
+    async def gone() -> bool:
+        try:
+            await get_pod(api, "web")
+        except errors.NotFound:
+            return True
+        return False
+
+    await eventually(gone, what="pod deleted after its containers stopped")
+    assert container_ids(docker_client, kubelet.node) == []
+
+
+async def test_crashing_container_restarts_with_backoff(
+    api: APIClient, kubelet: KubeletProcess
+) -> None:
+    await api.create(
+        PODS, make_pod("crash", kubelet.node, containers=[sh("c", "echo boom; exit 2")])
+    )
+
+    async def restarted_twice() -> JSON | None:
+        pod = await get_pod(api, "crash")
+        cs = ((pod.get("status") or {}).get("containerStatuses") or [{}])[0]
+        return cs if cs.get("restartCount", 0) >= 2 else None
+
+    cs = await eventually(restarted_twice, what="two restarts")
+    assert cs["lastState"]["terminated"]["exitCode"] == 2
+
+    async def crash_loop() -> JSON | None:
+        pod = await get_pod(api, "crash")
+        cs = ((pod.get("status") or {}).get("containerStatuses") or [{}])[0]
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        return cs if waiting.get("reason") == "CrashLoopBackOff" else None
+
+    cs = await eventually(crash_loop, what="CrashLoopBackOff")
+    assert "back-off" in cs["state"]["waiting"]["message"]
+
+
+async def test_missing_image_and_run_as_non_root_are_reported(
+    api: APIClient, kubelet: KubeletProcess
+) -> None:
+    await api.create(
+        PODS,
+        make_pod(
+            "noimg",
+            kubelet.node,
+            containers=[{"name": "c", "image": "kubelab-test/does-not-exist:1"}],
+        ),
+    )
+    await api.create(
+        PODS,
+        make_pod(
+            "root",
+            kubelet.node,
+            containers=[sh("c", "sleep 3600")],
+            securityContext={"runAsNonRoot": True},
+        ),
+    )
+
+    async def waiting(name: str, reasons: tuple[str, ...]) -> JSON | None:
+        pod = await get_pod(api, name)
+        cs = ((pod.get("status") or {}).get("containerStatuses") or [{}])[0]
+        w = (cs.get("state") or {}).get("waiting") or {}
+        return w if w.get("reason") in reasons else None
+
+    w = await eventually(
+        lambda: waiting("noimg", ("ErrImagePull", "ImagePullBackOff")), what="image pull error"
+    )
+    assert "kubelab-test/does-not-exist:1" in w["message"]
+    w = await eventually(
+        lambda: waiting("root", ("CreateContainerConfigError",)), what="runAsNonRoot refusal"
+    )
+    pod = await get_pod(api, "root")
+    uid = pod["metadata"]["uid"]
+    assert w["message"] == (
+        f'container has runAsNonRoot and image will run as root (pod: "root_default({uid})", '
+        "container: c)"
+    )
+
+
+async def test_restarted_kubelet_keeps_containers_and_removes_orphans(
+    api: APIClient, kubelet: KubeletProcess, docker_client: Any
+) -> None:
+    await api.create(PODS, make_pod("keep", kubelet.node, containers=[sh("c", "sleep 3600")]))
+    await api.create(
+        PODS,
+        make_pod(
+            "doomed",
+            kubelet.node,
+            containers=[sh("c", "sleep 3600")],
+            terminationGracePeriodSeconds=0,
+        ),
+    )
+    await wait_running(api, "keep")
+    doomed = await wait_running(api, "doomed")
+    before = container_ids(docker_client, kubelet.node, pod_name="keep")
+    assert len(before) == 2  # sandbox + app
+
+    kubelet.stop(kill=True)
+    # While the kubelet is away, one pod is deleted for good (as a node
+    # controller or `--force` would), and one container is removed behind its back.
+    await api.delete(PODS, "doomed", namespace="default", options={"gracePeriodSeconds": 0})
+    kubelet.start()
+
+    async def orphans_removed() -> bool:
+        uid = doomed["metadata"]["uid"]
+        return container_ids(docker_client, kubelet.node, pod_uid=uid) == []
+
+    await eventually(orphans_removed, what="orphan containers removed")
+    assert container_ids(docker_client, kubelet.node, pod_name="keep") == before
+
+    # A container removed behind the kubelet's back is recreated.
+    app = next(
+        c
+        for c in docker_client.containers.list(
+            filters={
+                "label": [
+                    f"io.kubelab.node={kubelet.node}",
+                    "io.kubelab.container=c",
+                    "io.kubelab.pod.name=keep",
+                ]
+            }
+        )
+    )
+    app.remove(force=True)
+
+    async def recreated() -> bool:
+        pod = await get_pod(api, "keep")
+        cs = pod["status"]["containerStatuses"][0]
+        return "running" in cs["state"] and cs["containerID"] != f"docker://{app.id}"
+
+    await eventually(recreated, what="removed container recreated")
