@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import socket
 
 from apimachinery.scheme import lookup
@@ -23,6 +24,11 @@ from kubelet.runtime import DockerRuntime
 from kubelet.server import KubeletService, serve
 
 PODS = lookup("", "v1", "pods")
+
+
+def _env(name: str, default: str) -> str:
+    """Defaults from the compose topology's environment (KUBELAB_NETWORK...)."""
+    return os.environ.get(name) or default
 
 
 def _has_flag(parser: argparse.ArgumentParser, flag: str) -> bool:
@@ -44,9 +50,15 @@ def add_args(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--node-name", default="", help="the Node's name (default: hostname)")
     parser.add_argument("--node-ip", default="", help="the node's InternalIP")
     parser.add_argument(
-        "--pod-network", default="kubelab", help="the Docker network pods join (default kubelab)"
+        "--pod-network",
+        default=_env("KUBELAB_NETWORK", "kubelab"),
+        help="the Docker network pods join (default kubelab)",
     )
-    parser.add_argument("--cluster-name", default="kubelab", help="io.kubelab.cluster label")
+    parser.add_argument(
+        "--cluster-name",
+        default=_env("KUBELAB_CLUSTER", "kubelab"),
+        help="io.kubelab.cluster label",
+    )
     parser.add_argument("--cpu", default="4", help="the node's cpu capacity (default 4)")
     parser.add_argument("--memory", default="8Gi", help="the node's memory capacity (default 8Gi)")
     parser.add_argument("--max-pods", type=int, default=110, help="pods capacity (default 110)")
@@ -61,11 +73,13 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--container-labels", default="", help="extra labels on every container, `k=v,...`"
     )
-    parser.add_argument("--cluster-dns", default="10.96.0.10")
-    parser.add_argument("--cluster-domain", default="cluster.local")
-    parser.add_argument("--service-cidr", default="10.96.0.0/12")
+    parser.add_argument("--cluster-dns", default=_env("KUBELAB_CLUSTER_DNS", "10.96.0.10"))
+    parser.add_argument("--cluster-domain", default=_env("KUBELAB_CLUSTER_DOMAIN", "cluster.local"))
+    parser.add_argument("--service-cidr", default=_env("KUBELAB_SERVICE_CIDR", "10.96.0.0/12"))
     parser.add_argument(
-        "--pod-infra-container-image", default="kubelab/pause:3.9", help="the sandbox image"
+        "--pod-infra-container-image",
+        default=_env("KUBELAB_PAUSE_IMAGE", "kubelab/pause:3.9"),
+        help="the sandbox image",
     )
     parser.add_argument(
         "--port", default="0.0.0.0:10250", help="gRPC address for logs/exec/port-forward"
