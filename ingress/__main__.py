@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import os
 
 from aiohttp import web
 
 from apimachinery import errors
+from apimachinery.scheme import lookup
 from client.api import APIClient
 from client.component import main
 from client.informer import InformerFactory
@@ -25,9 +28,11 @@ from ingress.controller import (
     IngressController,
     ensure_ingress_class,
 )
+from ingress.loadbalancer import DockerBalancerRuntime, LoadBalancerController
 from ingress.proxy import IngressProxy
 
 log = logging.getLogger("ingress")
+NODES = lookup("", "v1", "nodes")
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +42,17 @@ def add_args(parser: argparse.ArgumentParser) -> None:
         default="127.0.0.1",
         help="the address written to status.loadBalancer of the Ingresses",
     )
+    parser.add_argument(
+        "--load-balancers",
+        action="store_true",
+        help="also run the LoadBalancer controller (one forwarding container per "
+        "LoadBalancer Service, ports published on 127.0.0.1; needs the Docker socket)",
+    )
+    parser.add_argument(
+        "--lb-image", default=os.environ.get("KUBELAB_IMAGE", "kubelab/kubelab:dev")
+    )
+    parser.add_argument("--lb-network", default=os.environ.get("KUBELAB_NETWORK", "kubelab"))
+    parser.add_argument("--cluster", default=os.environ.get("KUBELAB_CLUSTER", "kubelab"))
 
 
 async def build(api: APIClient, args: argparse.Namespace) -> None:
@@ -66,6 +82,22 @@ async def build(api: APIClient, args: argparse.Namespace) -> None:
         informers[name].add_handlers(
             on_add=controller.changed, on_update=controller.changed, on_delete=controller.changed
         )
+    balancers: LoadBalancerController | None = None
+    if args.load_balancers:
+        nodes = factory.informer(NODES)
+        balancers = LoadBalancerController(
+            api,
+            DockerBalancerRuntime(
+                cluster=args.cluster, network=args.lb_network, image=args.lb_image
+            ),
+            services=informers["services"],
+            nodes=nodes,
+            address=args.publish_status_address,
+        )
+        for informer in (informers["services"], nodes):
+            informer.add_handlers(
+                on_add=balancers.changed, on_update=balancers.changed, on_delete=balancers.changed
+            )
     await factory.start()
     await factory.wait_synced()
     runner = web.AppRunner(proxy.app(), access_log=None)
@@ -73,9 +105,14 @@ async def build(api: APIClient, args: argparse.Namespace) -> None:
     host, _, port = args.http_address.rpartition(":")
     await web.TCPSite(runner, host or "0.0.0.0", int(port), backlog=1024).start()
     log.info("serving HTTP on %s", args.http_address)
+    lb_task = asyncio.create_task(balancers.run()) if balancers is not None else None
     try:
         await controller.run()
     finally:
+        if lb_task is not None:
+            lb_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await lb_task
         await runner.cleanup()
 
 

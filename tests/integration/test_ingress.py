@@ -7,6 +7,9 @@ loopback port.
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,7 @@ from aiohttp import web
 from apimachinery.scheme import lookup
 from client.api import APIClient
 from tests.integration.netprocs import ComponentProcess, eventually
-from tests.processes import ApiserverProcess, free_port
+from tests.processes import ROOT, ApiserverProcess, free_port
 
 pytestmark = pytest.mark.etcd
 
@@ -197,3 +200,50 @@ async def test_other_classes_are_ignored(
             assert r.status == 404
     ing = await api.get(INGRESSES, "theirs", namespace="default")
     assert not (ing.get("status") or {}).get("loadBalancer", {}).get("ingress")
+
+
+async def test_load_balancer_forwarder(tmp_path: Path) -> None:
+    """`python -m ingress.forward` (the LoadBalancer container's process) on loopback:
+    a dead "node" is skipped, the live one's node port answers."""
+
+    async def hello(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"hello " + await reader.read(100))
+        await writer.drain()
+        writer.close()
+
+    node_port_server = await asyncio.start_server(hello, "127.0.0.2", 0)
+    node_port = node_port_server.sockets[0].getsockname()[1]
+    listen = free_port()
+    log = (tmp_path / "forward.log").open("wb")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ingress.forward",
+        "--bind",
+        "127.0.0.1",
+        "--listen",
+        f"{listen}:{node_port}",
+        "--target",
+        "127.0.0.3",  # nothing listens there: connect refused, next node
+        "--target",
+        "127.0.0.2",
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+
+        async def answers() -> None:
+            for _ in range(3):
+                reader, writer = await asyncio.open_connection("127.0.0.1", listen)
+                writer.write(b"lb")
+                writer.write_eof()
+                assert await asyncio.wait_for(reader.read(), 5) == b"hello lb"
+                writer.close()
+
+        await eventually(answers, what="the forwarder answers through the live node")
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 10)
+        node_port_server.close()
+        log.close()
