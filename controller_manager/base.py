@@ -178,6 +178,18 @@ class Controller:
         for k in keys:
             self.queue.add(k)
 
+    def event(self, obj: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
+        """Record an Event about `obj` (what `kubectl describe` shows) and log it."""
+        meta = obj.get("metadata") or {}
+        where = (
+            f"{meta.get('namespace')}/{meta.get('name')}"
+            if meta.get("namespace")
+            else meta.get("name")
+        )
+        level = logging.WARNING if type_ == "Warning" else logging.INFO
+        self.log.log(level, "%s %s: %s", obj.get("kind", "object"), where, message)
+        self.recorder.event(dict(obj), type_, reason, message)
+
     async def sync(self, key: str) -> None:
         raise NotImplementedError
 
@@ -196,6 +208,10 @@ class Controller:
             return False
         try:
             await self.sync(key)
+        except errors.NotFound as e:
+            # Something this pass wrote went away meanwhile; its deletion event
+            # brings the key back if there is still work to do.
+            self.log.debug("%s: %s", key, e)
         except errors.APIError as e:
             if isinstance(e, errors.Conflict):
                 self.log.debug("%s: %s; retrying", key, e)

@@ -470,7 +470,7 @@ class DeploymentController(Controller):
         if not selector or (
             not selector.get("matchLabels") and not selector.get("matchExpressions")
         ):
-            self.recorder.event(
+            self.event(
                 d,
                 "Warning",
                 "SelectingAll",
@@ -628,7 +628,7 @@ class DeploymentController(Controller):
                 message=f"hash collision for replica set {new_rs['metadata']['name']}; retrying"
             ) from None
         if replicas > 0:
-            self.recorder.event(
+            self.event(
                 d,
                 "Normal",
                 "ScalingReplicaSet",
@@ -673,7 +673,7 @@ class DeploymentController(Controller):
         updated = await self.api.update(kube.REPLICASETS, new)
         if size_changed:
             direction = "up" if new_scale > rs_replicas(rs) else "down"
-            self.recorder.event(
+            self.event(
                 d,
                 "Normal",
                 "ScalingReplicaSet",

@@ -150,28 +150,30 @@ class NamespaceController(Controller):
                     raise
                 failures.append(f"{rt.qualified_resource}: {e}")
                 continue
+            label = f"{rt.resource}.{rt.group}"
             for obj in items:
-                label = f"{rt.resource}.{rt.group}"
-                remaining[label] = remaining.get(label, 0) + 1
-                for f in kube.meta(obj).get("finalizers") or []:
-                    finalizers[f] = finalizers.get(f, 0) + 1
-                if kube.deleting(obj):
+                left: JSON | None = obj
+                if not kube.deleting(obj):
+                    try:
+                        left = await self.api.delete(
+                            rt,
+                            kube.name(obj),
+                            namespace=namespace,
+                            options={"propagationPolicy": "Background"},
+                        )
+                    except errors.NotFound:
+                        left = None
+                    except errors.APIError as e:
+                        if e.is_retryable:
+                            raise
+                        failures.append(f"{rt.qualified_resource}: {e}")
+                # What the delete left behind (marked, waiting on finalizers or
+                # a kubelet) is what remains.
+                if left is None or not kube.deleting(left):
                     continue
-                try:
-                    await self.api.delete(
-                        rt,
-                        kube.name(obj),
-                        namespace=namespace,
-                        options={"propagationPolicy": "Background"},
-                    )
-                except errors.NotFound:
-                    remaining[label] -= 1
-                    if not remaining[label]:
-                        del remaining[label]
-                except errors.APIError as e:
-                    if e.is_retryable:
-                        raise
-                    failures.append(f"{rt.qualified_resource}: {e}")
+                remaining[label] = remaining.get(label, 0) + 1
+                for f in kube.meta(left).get("finalizers") or []:
+                    finalizers[f] = finalizers.get(f, 0) + 1
         return remaining, finalizers, failures
 
     async def _set_conditions(

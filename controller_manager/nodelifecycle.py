@@ -181,7 +181,7 @@ class NodeLifecycleController(Controller):
                     now - health.probe_time,
                 )
                 node = await self.api.update_status(kube.NODES, unknown)
-                self.recorder.event(
+                self.event(
                     node, "Normal", "NodeNotReady", f"Node {key} status is now: NodeNotReady"
                 )
         status = ready_status(node)
@@ -225,4 +225,4 @@ class NodeLifecycleController(Controller):
                 await self.api.update_status(kube.PODS, new)
             except errors.NotFound:
                 continue
-            self.recorder.event(pod, "Warning", "NodeNotReady", "Node is not ready")
+            self.event(pod, "Warning", "NodeNotReady", "Node is not ready")

@@ -176,7 +176,7 @@ class ReplicaSetController(Controller):
                     self.expectations.creation_observed(key)
                 err = failed[0]
                 message = f"Error creating: {err}"
-                self.recorder.event(rs, "Warning", "FailedCreate", message)
+                self.event(rs, "Warning", "FailedCreate", message)
                 if isinstance(err, errors.APIError) and err.is_retryable:
                     raise err
                 return message
@@ -186,7 +186,7 @@ class ReplicaSetController(Controller):
     async def _create_pod(self, rs: JSON) -> None:
         pod = pod_from_template(rs)
         created = await self.api.create(kube.PODS, pod, namespace=kube.namespace(rs))
-        self.recorder.event(rs, "Normal", "SuccessfulCreate", f"Created pod: {kube.name(created)}")
+        self.event(rs, "Normal", "SuccessfulCreate", f"Created pod: {kube.name(created)}")
 
     async def _delete_pod(self, key: str, rs: JSON, pod: JSON) -> None:
         try:
@@ -196,9 +196,9 @@ class ReplicaSetController(Controller):
             return
         except errors.APIError as e:
             self.expectations.deletion_observed(key, kube.uid(pod))
-            self.recorder.event(rs, "Warning", "FailedDelete", f"Error deleting: {e}")
+            self.event(rs, "Warning", "FailedDelete", f"Error deleting: {e}")
             raise
-        self.recorder.event(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {kube.name(pod)}")
+        self.event(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {kube.name(pod)}")
 
     async def update_status(
         self, rs: JSON, pods: list[JSON], active: list[JSON], failure: str | None

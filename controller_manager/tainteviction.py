@@ -124,7 +124,7 @@ class TaintEvictionController(Controller):
         await self.evict(pod)
 
     async def evict(self, pod: JSON) -> None:
-        self.recorder.event(
+        self.event(
             pod,
             "Normal",
             "TaintManagerEviction",

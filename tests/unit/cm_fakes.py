@@ -220,6 +220,10 @@ class FakeCluster:
             status = new.get("status")
             new = copy.deepcopy(cur)
             new["status"] = status
+        elif subresource == "finalize":
+            fins = (new.get("spec") or {}).get("finalizers")
+            new = copy.deepcopy(cur)
+            new.setdefault("spec", {})["finalizers"] = fins
         else:
             if "status" in cur:
                 new["status"] = copy.deepcopy(cur["status"])
@@ -231,6 +235,7 @@ class FakeCluster:
         self.actions.append((verb, resource.resource, k[0], k[1]))
         if (
             not new["metadata"].get("finalizers")
+            and not (new.get("spec") or {}).get("finalizers")
             and new["metadata"].get("deletionTimestamp")
             and resource.resource != "pods"
         ):
