@@ -59,7 +59,7 @@ class Backoff:
     """Exponential backoff with jitter for retry loops: `initial` doubling up to
     `maximum`; `reset()` after a success."""
 
-    def __init__(self, initial: float = 0.8, maximum: float = 30.0) -> None:
+    def __init__(self, initial: float = 0.8, maximum: float = 10.0) -> None:
         self.initial = initial
         self.maximum = maximum
         self._next = initial
@@ -226,14 +226,18 @@ class Informer:
                 label_selector=self.label_selector,
                 field_selector=self.field_selector,
             )
+            items = result.get("items") or []
+            rv = str((result.get("metadata") or {}).get("resourceVersion") or "")
+            self.lists += 1
+            self._relists_metric.inc()
+            self.replace(items, rv)
         except errors.APIError as e:
-            log.warning("could not list %s: %s; will retry", self.what, e)
+            log.warning("could not list %s (%s); will try again", self.what, e)
             return False
-        self.lists += 1
-        self._relists_metric.inc()
-        items = result.get("items") or []
-        rv = str((result.get("metadata") or {}).get("resourceVersion") or "")
-        self.replace(items, rv)
+        except Exception:
+            log.exception("could not list %s; will try again", self.what)
+            return False
+        self._backoff.reset()
         if not self._synced.is_set():
             log.debug("%s: cache filled with %d objects at version %s", self.what, len(items), rv)
             self._synced.set()
@@ -242,8 +246,9 @@ class Informer:
     async def watch_once(self) -> bool:
         """One watch stream from the last resourceVersion, until it ends.
 
-        True: watch again from where this one stopped. False: list again (410
-        Gone, or an error after which the cache may have missed changes).
+        True: watch again from where this one stopped (the stream ended, or the
+        connection broke: the apiserver replays what we missed). False: list
+        again (410 Gone, or an error after which the cache may be wrong).
         """
         started = time.monotonic()
         received = 0
@@ -268,7 +273,7 @@ class Informer:
         except errors.Gone as e:
             log.info("the watch on %s is too old (%s): listing everything again", self.what, e)
             return False
-        except errors.APIError as e:
+        except (errors.ServiceUnavailable, errors.Timeout, errors.TooManyRequests) as e:
             delay = self._backoff.next()
             log.warning(
                 "lost the watch on %s (%s); watching again from version %s in %.1fs",
@@ -279,12 +284,21 @@ class Informer:
             )
             await asyncio.sleep(delay)
             return True
-        except (ValueError, KeyError, TypeError) as e:
+        except errors.APIError as e:
             delay = self._backoff.next()
             log.warning(
-                "the watch on %s sent something unreadable (%s); listing again in %.1fs",
+                "the watch on %s failed (%s); listing everything again in %.1fs",
                 self.what,
                 e,
+                delay,
+            )
+            await asyncio.sleep(delay)
+            return False
+        except Exception:
+            delay = self._backoff.next()
+            log.exception(
+                "the watch on %s broke unexpectedly; listing everything again in %.1fs",
+                self.what,
                 delay,
             )
             await asyncio.sleep(delay)

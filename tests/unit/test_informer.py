@@ -248,3 +248,18 @@ async def test_wait_synced_times_out_with_false() -> None:
     inf = Informer(cast(APIClient, ScriptedAPI()), PODS)
     assert not await inf.wait_synced(0.01)
     assert not inf.has_synced()
+
+
+async def test_other_watch_failures_relist() -> None:
+    api = ScriptedAPI()
+    api.lists.append(([pod("a", 5)], "10"))
+    api.watches.append([errors.InternalError("etcd said something odd")])
+    api.lists.append(([pod("b", 6)], "11"))
+    api.watches.append([None])
+    inf = Informer(cast(APIClient, api), PODS)
+    inf._backoff.initial = inf._backoff._next = 0.01
+    task = asyncio.create_task(inf.run())
+    await eventually(lambda: inf.lists == 2)
+    task.cancel()
+    assert inf.keys() == ["default/b"]
+    assert api.watch_from == ["10", "11"]
