@@ -5,7 +5,8 @@ plugin serves), in the cluster domain (`cluster.local`):
 
 - `<svc>.<ns>.svc.cluster.local`: A = the ClusterIP; for a headless Service,
   one A per ready endpoint; for an ExternalName Service, a CNAME to the
-  external name (not chased further: this DNS never asks another server);
+  external name (chased when it is a name of the cluster domain, never
+  asked of another server);
 - `<hostname>.<svc>.<ns>.svc.cluster.local`: the endpoint whose hostname
   (StatefulSet pods, pods with hostname+subdomain) or dashed IP it names;
 - `_<port>._<proto>.<svc>.<ns>.svc.cluster.local`: SRV for a named port (the
@@ -98,7 +99,7 @@ class Resolver:
     def soa(self) -> Record:
         return Record(self.zone, "SOA", f"ns.dns.{self.zone}")
 
-    def resolve(self, qname: str, qtype: str) -> Answer:
+    def resolve(self, qname: str, qtype: str, depth: int = 0) -> Answer:
         """The answer to one question (`qtype` as A, AAAA, SRV, ANY...)."""
         name = qname.strip(".").lower()
         zone = self.zone
@@ -115,11 +116,17 @@ class Resolver:
             records = None
         if records is None:
             return Answer(NXDOMAIN)
-        return self._filter(records, qtype)
+        return self._filter(records, qtype, depth)
 
-    def _filter(self, records: list[Record], qtype: str) -> Answer:
+    def _filter(self, records: list[Record], qtype: str, depth: int) -> Answer:
         cnames = [r for r in records if r.type == "CNAME"]
         if cnames and qtype != "CNAME":
+            # An ExternalName pointing into the cluster: chase it here, since stub
+            # resolvers expect the records of the target in the same answer.
+            target = cnames[0].value.lower()
+            if depth < 8 and target.endswith("." + self.zone):
+                chased = self.resolve(target, qtype, depth + 1)
+                return Answer(NOERROR, cnames + chased.records, chased.additional)
             return Answer(NOERROR, cnames)
         if qtype == "ANY":
             return Answer(NOERROR, records)

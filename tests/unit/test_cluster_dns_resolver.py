@@ -41,6 +41,7 @@ RESOLVER = Resolver(
         svc("web", clusterIP="10.96.10.1"),
         svc("db", clusterIP="None"),
         svc("ext", type="ExternalName", externalName="example.org", ports=[]),
+        svc("alias", type="ExternalName", externalName="web.default.svc.cluster.local", ports=[]),
         svc("kube-dns", "kube-system", clusterIP="10.96.0.10"),
     ),
     endpoints=Store(
@@ -70,6 +71,12 @@ def test_headless_service_gives_ready_pod_ips() -> None:
 def test_external_name_is_a_cname() -> None:
     answer = RESOLVER.resolve("ext.default.svc.cluster.local", "A")
     assert answer.records == [Record("ext.default.svc.cluster.local", "CNAME", "example.org")]
+    # a target inside the cluster domain is chased in the same answer
+    answer = RESOLVER.resolve("alias.default.svc.cluster.local", "A")
+    assert [(r.type, r.value) for r in answer.records] == [
+        ("CNAME", "web.default.svc.cluster.local"),
+        ("A", "10.96.10.1"),
+    ]
 
 
 def test_srv_for_named_ports() -> None:
