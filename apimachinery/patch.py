@@ -617,8 +617,27 @@ def apply_patch(
     field_manager: str = "",
     force: bool = False,
 ) -> JSON:
-    """`current` patched; `current` may be `{}` for an apply that creates."""
+    """`current` patched; `current` may be `{}` for an apply that creates.
+    Non-apply patches credit the fields they change to `field_manager`
+    (operation Update), so a later server-side apply sees who owns what."""
     patch_type = content_type_of(patch_type)
+    if patch_type == APPLY_PATCH or not field_manager or not current:
+        return _patched(rt, current, patch_type, patch, field_manager=field_manager, force=force)
+    result = _patched(rt, current, patch_type, patch, field_manager=field_manager, force=force)
+    if result.get("kind") not in (None, rt.kind):
+        return result  # a subresource's view (Scale): not tracked
+    return track_update(current, result, manager=field_manager, api_version=rt.api_version)
+
+
+def _patched(
+    rt: ResourceType,
+    current: JSON,
+    patch_type: str,
+    patch: bytes,
+    *,
+    field_manager: str,
+    force: bool,
+) -> JSON:
     if patch_type == JSON_PATCH:
         ops = _decode_json(patch)
         if not isinstance(ops, list):
