@@ -10,6 +10,7 @@ and message a user would read in `kubectl describe pod`.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -61,6 +62,7 @@ class Resources:
         self.ephemeral_storage -= other.ephemeral_storage
 
 
+@functools.lru_cache(maxsize=4096)
 def _quantity_milli(value: Any) -> int:
     try:
         return quantity.milli_value(value)
@@ -68,6 +70,7 @@ def _quantity_milli(value: Any) -> int:
         return 0
 
 
+@functools.lru_cache(maxsize=4096)
 def _quantity_int(value: Any) -> int:
     try:
         return quantity.int_value(value)
@@ -149,6 +152,8 @@ class NodeInfo:
     requested: Resources = field(default_factory=Resources)
     non_zero_requested: Resources = field(default_factory=Resources)
     used_ports: set[tuple[str, str, int]] = field(default_factory=set)
+    # Pods here with required anti-affinity terms (checked against every newcomer).
+    with_anti_affinity: dict[str, JSON] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -166,11 +171,16 @@ class NodeInfo:
         self.requested.add(pod_requests(pod))
         self.non_zero_requested.add(pod_requests(pod, non_zero=True))
         self.used_ports |= host_ports(pod)
+        if _affinity_terms(
+            pod, "podAntiAffinity", "requiredDuringSchedulingIgnoredDuringExecution"
+        ):
+            self.with_anti_affinity[uid] = pod
 
     def remove_pod(self, uid: str) -> None:
         pod = self.pods.pop(uid, None)
         if pod is None:
             return
+        self.with_anti_affinity.pop(uid, None)
         self.requested.sub(pod_requests(pod))
         self.non_zero_requested.sub(pod_requests(pod, non_zero=True))
         self.used_ports = set()
@@ -206,6 +216,11 @@ class Snapshot:
     def all_pods(self) -> Iterable[tuple[NodeInfo, JSON]]:
         for info in self.nodes.values():
             for pod in info.pods.values():
+                yield info, pod
+
+    def pods_with_anti_affinity(self) -> Iterable[tuple[NodeInfo, JSON]]:
+        for info in self.nodes.values():
+            for pod in info.with_anti_affinity.values():
                 yield info, pod
 
 
@@ -400,7 +415,7 @@ def filter_resources(pod: JSON, info: NodeInfo, _: Snapshot) -> list[str]:
 def filter_inter_pod_affinity(pod: JSON, info: NodeInfo, snap: Snapshot) -> list[str]:
     required = "requiredDuringSchedulingIgnoredDuringExecution"
     # Existing pods' anti-affinity against this pod.
-    for other_info, other in snap.all_pods():
+    for other_info, other in snap.pods_with_anti_affinity():
         for term in _affinity_terms(other, "podAntiAffinity", required):
             key = str(term.get("topologyKey", ""))
             value = _topology_value(other_info, key)
