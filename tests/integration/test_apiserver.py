@@ -649,8 +649,8 @@ async def test_oversized_object_is_refused_with_413(api: APIClient) -> None:
     assert "Request entity too large: limit is 3145728" in str(e.value)
     with pytest.raises(errors.NotFound):
         await api.get(CONFIGMAPS, "big", namespace="default")
-    # Just under the limit is fine.
-    ok = configmap("almost", blob="x" * (2 * 1024 * 1024))
+    # A large object within the limits (1 MiB for a ConfigMap) is fine.
+    ok = configmap("almost", blob="x" * (900 * 1024))
     await api.create(CONFIGMAPS, ok)
 
 
@@ -757,3 +757,40 @@ async def test_etcd_outage_no_success_while_down_and_recovery(
         if seen[-1] == "after":
             break
     assert seen == ["after"]
+
+
+# -- patch ----------------------------------------------------------------------
+
+
+async def test_patch_merge_strategic_and_apply(api: APIClient) -> None:
+    await api.create(CONFIGMAPS, configmap("patched", a="1", b="2"))
+    merged = await api.patch(
+        CONFIGMAPS, "patched", {"data": {"a": None, "c": "3"}}, namespace="default"
+    )
+    assert merged["data"] == {"b": "2", "c": "3"}
+    await api.create(DEPLOYMENTS, deployment("smp"))
+    patched = await api.patch(
+        DEPLOYMENTS,
+        "smp",
+        {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx"}]}}}},
+        namespace="default",
+        patch_type="application/strategic-merge-patch+json",
+    )
+    containers = patched["spec"]["template"]["spec"]["containers"]
+    assert [(c["name"], c["image"]) for c in containers] == [("web", "nginx")]
+    assert patched["metadata"]["generation"] == 2
+    scaled = await api.patch(
+        DEPLOYMENTS, "smp", {"spec": {"replicas": 4}}, namespace="default", subresource="scale"
+    )
+    assert scaled["spec"]["replicas"] == 4
+    applied = await api.patch(
+        CONFIGMAPS,
+        "applied",
+        configmap("applied", k="v"),
+        namespace="default",
+        patch_type="application/apply-patch+yaml",
+        field_manager="test",
+    )
+    assert applied["data"] == {"k": "v"}
+    with pytest.raises(errors.NotFound):
+        await api.patch(CONFIGMAPS, "absent", {"data": {}}, namespace="default")
