@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import prometheus_client
 
 _prefix = "kubelab"
+# Upstream's workqueue buckets: 1 us to 10 s, by factors of 10.
+_DURATION_BUCKETS = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0)
 _families: dict[str, _Families] = {}
 
 
@@ -24,6 +26,8 @@ class _Families:
     workqueue_depth: prometheus_client.Gauge
     workqueue_adds: prometheus_client.Counter
     workqueue_retries: prometheus_client.Counter
+    workqueue_queue_duration: prometheus_client.Histogram
+    workqueue_work_duration: prometheus_client.Histogram
     informer_events: prometheus_client.Counter
     informer_relists: prometheus_client.Counter
 
@@ -54,6 +58,18 @@ def families() -> _Families:
             ),
             workqueue_retries=prometheus_client.Counter(
                 f"{p}_workqueue_retries", "Keys requeued with backoff after a failure.", ["name"]
+            ),
+            workqueue_queue_duration=prometheus_client.Histogram(
+                f"{p}_workqueue_queue_duration_seconds",
+                "How long a key waits in the workqueue before a worker takes it.",
+                ["name"],
+                buckets=_DURATION_BUCKETS,
+            ),
+            workqueue_work_duration=prometheus_client.Histogram(
+                f"{p}_workqueue_work_duration_seconds",
+                "How long a worker holds a key (get to done).",
+                ["name"],
+                buckets=_DURATION_BUCKETS,
             ),
             informer_events=prometheus_client.Counter(
                 f"{p}_informer_events",

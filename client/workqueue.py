@@ -27,6 +27,8 @@ Usage (one event loop; workers are tasks):
         finally:
             queue.done(key)
 
+`run_workers(queue, sync, workers=N)` is that loop, with failures logged.
+
 The queue is not thread-safe: use it from the event loop that runs the workers.
 """
 
@@ -34,9 +36,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Hashable
+import logging
+import time
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
+from apimachinery import errors
 from client import metrics
 
 T = TypeVar("T", bound=Hashable)
@@ -69,7 +74,12 @@ class WorkQueue(Generic[T]):
         self._delayed: dict[T, tuple[float, asyncio.TimerHandle]] = {}
         self._failures: dict[T, int] = {}
         self._shutting_down = False
+        # For the latency metrics: when a key was queued, when a worker took it.
+        self._queued_at: dict[T, float] = {}
+        self._taken_at: dict[T, float] = {}
         fam = metrics.families()
+        self._queue_duration = fam.workqueue_queue_duration.labels(name)
+        self._work_duration = fam.workqueue_work_duration.labels(name)
         self._depth = fam.workqueue_depth.labels(name)
         self._adds = fam.workqueue_adds.labels(name)
         self._retries = fam.workqueue_retries.labels(name)
@@ -83,6 +93,7 @@ class WorkQueue(Generic[T]):
             return
         self._adds.inc()
         self._dirty.add(key)
+        self._queued_at.setdefault(key, time.monotonic())
         if key in self._processing:
             return
         self._queue.append(key)
@@ -110,10 +121,16 @@ class WorkQueue(Generic[T]):
     def add_rate_limited(self, key: T) -> None:
         """Queue `key` after its backoff: base_delay * 2^(failures so far),
         capped at max_delay. Call `forget(key)` once it succeeds."""
+        self.retry_later(key)
+
+    def retry_later(self, key: T) -> float:
+        """`add_rate_limited(key)`, returning the delay chosen (for logs)."""
         if self._shutting_down:
-            return
+            return 0.0
         self._retries.inc()
-        self.add_after(key, self.backoff(key))
+        delay = self.backoff(key)
+        self.add_after(key, delay)
+        return delay
 
     def backoff(self, key: T) -> float:
         """The delay the next `add_rate_limited(key)` will use, and count one
@@ -157,11 +174,19 @@ class WorkQueue(Generic[T]):
         self._depth.set(len(self._queue))
         self._processing.add(key)
         self._dirty.discard(key)
+        now = time.monotonic()
+        queued_at = self._queued_at.pop(key, None)
+        if queued_at is not None:
+            self._queue_duration.observe(now - queued_at)
+        self._taken_at[key] = now
         return key
 
     def done(self, key: T) -> None:
         """Mark `key` as processed; requeue it if it was added meanwhile."""
         self._processing.discard(key)
+        taken_at = self._taken_at.pop(key, None)
+        if taken_at is not None:
+            self._work_duration.observe(time.monotonic() - taken_at)
         if key in self._dirty and not self._shutting_down:
             self._queue.append(key)
             self._depth.set(len(self._queue))
@@ -209,3 +234,54 @@ class WorkQueue(Generic[T]):
             if not waiter.done():
                 waiter.set_result(None)
                 return
+
+
+log = logging.getLogger("client.workqueue")
+
+
+async def run_workers(
+    queue: WorkQueue[str],
+    sync: Callable[[str], Awaitable[None]],
+    *,
+    workers: int = 1,
+    logger: logging.Logger | None = None,
+) -> None:
+    """Run `workers` loops taking keys from `queue` and calling `sync(key)`,
+    until the queue is shut down (or this is cancelled, which shuts it down).
+
+    A sync that returns forgets the key's backoff; one that raises is retried
+    with the key's backoff, logged as a warning (at debug level for retryable
+    API errors such as 409 Conflict, which are routine).
+    """
+    logger = logger or log
+
+    async def worker() -> None:
+        while (key := await queue.get()) is not None:
+            try:
+                await sync(key)
+                queue.forget(key)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                retry_in = queue.retry_later(key)
+                quiet = isinstance(e, errors.APIError) and e.is_retryable
+                logger.log(
+                    logging.DEBUG if quiet else logging.WARNING,
+                    "%s %s failed: %s; retrying in %.3gs",
+                    queue.name,
+                    key,
+                    e or type(e).__name__,
+                    retry_in,
+                    exc_info=not isinstance(e, errors.APIError),
+                )
+            finally:
+                queue.done(key)
+
+    tasks = [asyncio.create_task(worker(), name=f"{queue.name} worker {i}") for i in range(workers)]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        queue.shutdown()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from client.workqueue import WorkQueue
+from client.workqueue import WorkQueue, run_workers
 
 
 async def eventually(predicate: Callable[[], bool], within: float = 10.0) -> None:
@@ -178,3 +178,22 @@ async def test_cancelled_get_does_not_swallow_a_key() -> None:
     q.add("x")  # wakes `first`...
     first.cancel()  # ...which is cancelled before it runs
     assert await asyncio.wait_for(second, 5) == "x"
+
+
+async def test_run_workers_retries_failures_with_backoff_and_forgets_successes() -> None:
+    q: WorkQueue[str] = WorkQueue(base_delay=0.001)
+    attempts: dict[str, int] = {"ok": 0, "flaky": 0}
+
+    async def sync(key: str) -> None:
+        attempts[key] += 1
+        if key == "flaky" and attempts[key] < 4:
+            raise RuntimeError("not yet")
+
+    runner = asyncio.create_task(run_workers(q, sync, workers=2))
+    q.add("ok")
+    q.add("flaky")
+    await eventually(lambda: attempts["flaky"] == 4 and not q.processing())
+    assert attempts["ok"] == 1
+    assert q.num_requeues("flaky") == 0, "forgotten after its success"
+    q.shutdown()
+    await asyncio.wait_for(runner, 5)
