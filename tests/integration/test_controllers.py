@@ -47,7 +47,7 @@ _ips = itertools.count(10)
 
 
 class ControllerManagerProcess:
-    def __init__(self, apiserver: ApiserverProcess, work_dir: Path) -> None:
+    def __init__(self, apiserver: ApiserverProcess, work_dir: Path, *extra: str) -> None:
         self.health_port = free_port()
         self.log = work_dir / f"controller-manager-{self.health_port}.log"
         self.args = [
@@ -67,6 +67,7 @@ class ControllerManagerProcess:
             "3",
             "--controllers",
             "*",
+            *extra,
         ]
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -84,6 +85,11 @@ class ControllerManagerProcess:
 
     def logs(self) -> str:
         return self.log.read_text() if self.log.exists() else ""
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -172,16 +178,21 @@ async def set_pod_ready(api: APIClient, pod: JSON, ready: bool = True) -> None:
 
 
 @contextlib.asynccontextmanager
-async def fake_kubelet(api: APIClient, namespace: str = "default") -> AsyncIterator[None]:
-    """Marks every live pod of the namespace Running and Ready, as they appear."""
+async def fake_kubelet(
+    api: APIClient, namespace: str = "default", *, per_tick: int = 0, tick: float = 0.2
+) -> AsyncIterator[None]:
+    """Marks every live pod of the namespace Running and Ready, as they appear
+    (at most `per_tick` pods every `tick` seconds when given, for a slow rollout)."""
 
     async def loop() -> None:
         while True:
             pods = (await api.list(PODS, namespace=namespace))["items"]
-            for p in pods:
-                if not is_ready(p) and not p["metadata"].get("deletionTimestamp"):
-                    await set_pod_ready(api, p)
-            await asyncio.sleep(0.2)
+            waiting = [
+                p for p in pods if not is_ready(p) and not p["metadata"].get("deletionTimestamp")
+            ]
+            for p in waiting[: per_tick or None]:
+                await set_pod_ready(api, p)
+            await asyncio.sleep(tick)
 
     task = asyncio.create_task(loop())
     try:
@@ -366,6 +377,83 @@ async def test_rolling_update_never_violates_surge_and_unavailable(
         done.set()
         await watcher
     assert violations == []
+
+
+async def test_standby_finishes_the_rollout_when_the_leader_dies(
+    api: APIClient, apiserver: ApiserverProcess, tmp_path: Path
+) -> None:
+    election = (
+        "--leader-elect-lease-duration",
+        "4",
+        "--leader-elect-renew-deadline",
+        "3",
+        "--leader-elect-retry-period",
+        "0.5",
+    )
+    leader = ControllerManagerProcess(apiserver, tmp_path, *election)
+    standby = ControllerManagerProcess(apiserver, tmp_path, *election)
+    created: set[str] = set()
+
+    async def record_creations() -> None:
+        async for event in api.watch(PODS, namespace="default"):
+            if event.type == "ADDED":
+                image = event.object["spec"]["containers"][0]["image"]
+                created.add(f"{image} {event.object['metadata']['name']}")
+
+    recorder = asyncio.create_task(record_creations())
+    try:
+        leader.start()
+
+        async def lease_held() -> bool:
+            lease = await api.get(LEASES, "controller-manager", namespace="kube-system")
+            return bool(lease["spec"].get("holderIdentity"))
+
+        await eventually(lease_held, what="the first controller-manager leading")
+        standby.start()
+        strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+        await api.create(
+            DEPLOYMENTS, deployment("ha", replicas=4, strategy=strategy), namespace="default"
+        )
+        async with fake_kubelet(api, per_tick=1, tick=1.0):
+            await eventually(lambda: rolled_out(api, "ha", 4), what="4 replicas rolled out")
+            await api.patch(
+                DEPLOYMENTS,
+                "ha",
+                {
+                    "spec": {
+                        "template": {"spec": {"containers": [{"name": "main", "image": "redis:7"}]}}
+                    }
+                },
+                namespace="default",
+                patch_type="application/strategic-merge-patch+json",
+            )
+
+            async def mid_rollout() -> bool:
+                pods = await pods_of(api, "app=ha")
+                new = [p for p in pods if p["spec"]["containers"][0]["image"] == "redis:7"]
+                return 1 <= len(new) < 4
+
+            await eventually(mid_rollout, what="the rollout under way")
+            leader.kill()
+
+            async def finished() -> bool:
+                pods = await pods_of(api, "app=ha")
+                return (
+                    await rolled_out(api, "ha", 4)
+                    and len(pods) == 4
+                    and all(p["spec"]["containers"][0]["image"] == "redis:7" for p in pods)
+                )
+
+            await eventually(finished, within=90, what="the standby finishing the rollout")
+    finally:
+        recorder.cancel()
+        with contextlib.suppress(asyncio.CancelledError, errors.APIError):
+            await recorder
+        leader.stop()
+        standby.stop()
+    # Nothing created twice: 4 pods of each template, no more.
+    assert len([c for c in created if c.startswith("redis:6 ")]) == 4
+    assert len([c for c in created if c.startswith("redis:7 ")]) == 4
 
 
 # --- garbage collection ---------------------------------------------------------
