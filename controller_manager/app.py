@@ -34,6 +34,9 @@ from controller_manager.tainteviction import TaintEvictionController
 
 log = logging.getLogger("controller-manager")
 
+LAB_NODE_MONITOR_GRACE_S = 6.0
+LAB_TOLERATION_S = 3
+
 CONTROLLERS: dict[str, Callable[[Context], Controller]] = {
     "replicaset": ReplicaSetController,
     "deployment": DeploymentController,
@@ -72,18 +75,30 @@ def enabled_controllers(spec: str) -> list[str]:
     return [n for n in wanted if n not in _NEEDS or kube.has_resource(*_NEEDS[n])]
 
 
+def _controllers_flag(value: str) -> str:
+    try:
+        enabled_controllers(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--controllers",
+        type=_controllers_flag,
         default="*",
         help="controllers to run: '*' for all, 'name' to enable, '-name' to disable "
         f"({', '.join(CONTROLLERS)})",
     )
+    # kubelab is a lab: its defaults make a node failure show within seconds
+    # (upstream: 40s grace, 300s tolerations, i.e. about 6 minutes to move pods).
     parser.add_argument(
         "--node-monitor-grace-period",
         type=kube.parse_duration,
-        default=40.0,
-        help="how long a node may go without heartbeat before it is NotReady (e.g. 40s)",
+        default=LAB_NODE_MONITOR_GRACE_S,
+        help="how long a node may go without heartbeat before it is NotReady "
+        f"(default {LAB_NODE_MONITOR_GRACE_S:.0f}s; upstream 40s)",
     )
     parser.add_argument(
         "--node-monitor-period",
@@ -94,14 +109,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--default-not-ready-toleration-seconds",
         type=int,
-        default=300,
-        help="tolerationSeconds for node.kubernetes.io/not-ready on pods without one",
+        default=LAB_TOLERATION_S,
+        help="tolerationSeconds for node.kubernetes.io/not-ready on pods without one "
+        f"(default {LAB_TOLERATION_S}; upstream 300)",
     )
     parser.add_argument(
         "--default-unreachable-toleration-seconds",
         type=int,
-        default=300,
-        help="tolerationSeconds for node.kubernetes.io/unreachable on pods without one",
+        default=LAB_TOLERATION_S,
+        help="tolerationSeconds for node.kubernetes.io/unreachable on pods without one "
+        f"(default {LAB_TOLERATION_S}; upstream 300)",
     )
     parser.add_argument(
         "--terminated-pod-gc-threshold",

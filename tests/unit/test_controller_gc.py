@@ -128,3 +128,17 @@ def test_namespace_conditions_when_empty() -> None:
     assert conds["NamespaceContentRemaining"]["reason"] == "ContentRemoved"
     assert conds["NamespaceDeletionContentFailure"]["status"] == "False"
     assert len(conds) == 5
+
+
+def test_controllers_flag() -> None:
+    from controller_manager.app import CONTROLLERS, enabled_controllers
+
+    assert enabled_controllers("*") == list(CONTROLLERS)
+    assert "podgc" not in enabled_controllers("*,-podgc")
+    assert enabled_controllers("replicaset,deployment") == ["replicaset", "deployment"]
+    try:
+        enabled_controllers("*,nope")
+    except ValueError as e:
+        assert "unknown controllers: nope" in str(e)
+    else:
+        raise AssertionError("an unknown controller was accepted")
