@@ -206,14 +206,33 @@ def running_workers() -> int:
     return max(len(names), 2)
 
 
+def _labels(ids: list[str]) -> dict[str, dict[str, str]]:
+    if not ids:
+        return {}
+    result = docker("inspect", "--format", "{{.Id}} {{json .Config.Labels}}", *ids)
+    out: dict[str, dict[str, str]] = {}
+    for line in result.stdout.splitlines():
+        cid, _, labels = line.partition(" ")
+        out[cid] = json.loads(labels) or {}
+    return out
+
+
 def pod_containers(node: str | None = None) -> list[str]:
-    """Containers kubelets made for pods of this cluster (all nodes, or one node)."""
-    if node is not None:
-        return _ids(f"label=io.kubelab.node={node}")
-    ids = set(_ids(f"label=io.kubelab.cluster={config.PROJECT}", "label=io.kubelab.pod.uid"))
-    for name in node_names(max(running_workers(), 2)):
+    """Containers made for this cluster's pods and Services (all nodes, or one node).
+
+    Test kubelets and proxies (label io.kubelab.test) are never counted: they
+    belong to someone's test run, not to the compose cluster.
+    """
+    names = [node] if node is not None else node_names(max(running_workers(), 2))
+    ids: set[str] = set()
+    for name in names:
         ids.update(_ids(f"label=io.kubelab.node={name}"))
-    return sorted(ids)
+    if node is None:
+        ids.update(
+            _ids(f"label=io.kubelab.cluster={config.PROJECT}", "label=io.kubelab.lb.service")
+        )
+    labels = _labels(sorted(ids))
+    return sorted(cid for cid, lab in labels.items() if "io.kubelab.test" not in lab)
 
 
 def http_ok(url: str, timeout: float = 2.0) -> bool:
@@ -293,12 +312,12 @@ def down() -> list[str]:
             docker("rm", "-f", "-v", *pods)
             removed.append(f"{len(pods)} pod containers")
         compose("down", "-v", "--remove-orphans", "-t", "5", workers=workers, check=False)
-        # What compose does not know about: LoadBalancer proxies, pod volumes, the network.
-        leftovers = _ids(f"label=io.kubelab.cluster={config.PROJECT}")
+        # What compose does not know about: pods made meanwhile, pod volumes, the network.
+        leftovers = pod_containers()
         if leftovers:
             docker("rm", "-f", "-v", *leftovers)
             removed.append(f"{len(leftovers)} other containers")
-        volumes = set(_ids(f"label=io.kubelab.cluster={config.PROJECT}", kind="volume"))
+        volumes: set[str] = set()
         for name in node_names(workers):
             volumes.update(_ids(f"label=io.kubelab.node={name}", kind="volume"))
         if volumes:

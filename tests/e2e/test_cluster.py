@@ -129,8 +129,18 @@ def test_node_stop_and_start(cluster: Cluster, namespace: str) -> None:
 @pytest.mark.last
 def test_down_leaves_nothing_behind(cluster: Cluster) -> None:
     cluster.kubelab("down")
-    for label in ("com.docker.compose.project=kubelab", "io.kubelab.cluster=kubelab"):
-        assert _docker("ps", "-aq", "--filter", f"label={label}").split() == []
+    assert (
+        _docker("ps", "-aq", "--filter", "label=com.docker.compose.project=kubelab").split() == []
+    )
+    load_balancers = _docker(
+        "ps",
+        "-aq",
+        "--filter",
+        "label=io.kubelab.cluster=kubelab",
+        "--filter",
+        "label=io.kubelab.lb.service",
+    )
+    assert load_balancers.split() == []
     for node in NODES:
         assert _docker("ps", "-aq", "--filter", f"label=io.kubelab.node={node}").split() == []
     assert "kubelab" not in _docker("network", "ls", "--format", "{{.Name}}").split()
