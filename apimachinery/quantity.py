@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from decimal import ROUND_CEILING, ROUND_UP, Decimal, InvalidOperation, localcontext
+from functools import lru_cache
 
 from apimachinery import errors
 
@@ -39,6 +40,7 @@ class QuantityError(ValueError):
     """A string that is not a quantity; the message is upstream's."""
 
 
+@lru_cache(maxsize=4096)
 def _parse(text: str) -> tuple[Decimal, str]:
     text = text.strip()
     m = _SHAPE.match(text)
@@ -72,7 +74,12 @@ def parse_quantity(value: str | int | float) -> Decimal:
         raise QuantityError(REGEX_MESSAGE)
     if isinstance(value, int | float):
         value = repr(value) if isinstance(value, float) else str(value)
-    return _round_nano(_parse(value)[0])
+    return _parsed(value)
+
+
+@lru_cache(maxsize=4096)
+def _parsed(text: str) -> Decimal:
+    return _round_nano(_parse(text)[0])
 
 
 def is_valid(value: str | int | float) -> bool:
@@ -119,7 +126,11 @@ def canonical(value: str | int | float) -> str:
     """The canonical string upstream stores for a quantity (`"0.5"` -> `"500m"`)."""
     if isinstance(value, bool):
         raise QuantityError(REGEX_MESSAGE)
-    text = repr(value) if isinstance(value, float) else str(value)
+    return _canonical(repr(value) if isinstance(value, float) else str(value))
+
+
+@lru_cache(maxsize=4096)
+def _canonical(text: str) -> str:
     amount, fmt = _parse(text)
     return format_quantity(amount, fmt)
 
