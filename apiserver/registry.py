@@ -705,6 +705,7 @@ class Registry:
                 # The last finalizer is gone: the object goes away now.
                 if dry_run:
                     return new, ctx.warnings
+                await self._admit(ctx, "DELETE", rt, new, new)
                 result = await self.store.delete(key, kv.mod_revision)
                 if result.succeeded:
                     new_meta["resourceVersion"] = str(result.revision)
@@ -982,10 +983,13 @@ class Registry:
                     why=f"Precondition failed: ResourceVersion in precondition: {want_rv}, "
                     f"ResourceVersion in object meta: {meta.get('resourceVersion')}",
                 )
-            await self._admit(ctx, "DELETE", rt, obj, obj)
+            new = self._deletion_update(rt, obj, opts, policy)
+            if new is None or rt.resource == "namespaces":
+                # DELETE admission when the object goes away (allocations are
+                # released then), and for namespaces (some may not be deleted).
+                await self._admit(ctx, "DELETE", rt, obj, obj)
             if dry_run:
                 return obj
-            new = self._deletion_update(rt, obj, opts, policy)
             if new is None:
                 result = await self.store.delete(key, kv.mod_revision)
                 if result.succeeded:

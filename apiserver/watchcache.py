@@ -160,7 +160,6 @@ class WatchCache:
         self.watchers: set[CacheWatcher] = set()
         self.synced = asyncio.Event()
         self._changed = asyncio.Condition()
-        self._fence_pending = False
         self._task: asyncio.Task[None] | None = None
         self._bookmarks: asyncio.Task[None] | None = None
         self.etcd_watches = 0
@@ -279,16 +278,12 @@ class WatchCache:
 
     async def _fence(self) -> None:
         """Write the prefix key; its event proves the watch has caught up."""
-        self._fence_pending = True
-        try:
-            for attempt in range(50):
-                try:
-                    await self.store.put(self.prefix, b"")
-                    return
-                except errors.APIError:
-                    await asyncio.sleep(min(0.1 * (attempt + 1), 1.0))
-        finally:
-            self._fence_pending = False
+        for attempt in range(50):
+            try:
+                await self.store.put(self.prefix, b"")
+                return
+            except errors.APIError:
+                await asyncio.sleep(min(0.1 * (attempt + 1), 1.0))
 
     def _apply(self, sev: StoreEvent) -> None:
         rev = sev.kv.mod_revision
@@ -374,23 +369,31 @@ class WatchCache:
             ) from None
 
     async def wait_for_revision(self, revision: int, within_s: float = FRESHNESS_TIMEOUT_S) -> None:
-        """Until the cache reflects etcd up to `revision` (writes a fence if needed)."""
+        """Until the cache reflects etcd up to `revision`.
+
+        A fence written now lands after `revision` (which the client read
+        before asking), so its event proves the cache has caught up even when
+        this resource saw no change since."""
         await self.wait_synced(within_s)
         if self.revision >= revision:
             return
         deadline = time.monotonic() + within_s
-        if not self._fence_pending:
-            asyncio.create_task(self._fence())  # noqa: RUF006 - fire and forget
-        async with self._changed:
-            while self.revision < revision:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise errors.Timeout(
-                        message=f"Too large resource version: {revision}, current: {self.revision}",
-                        retry_after_seconds=1,
-                    )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), left)
+        fence = asyncio.create_task(self._fence())
+        try:
+            async with self._changed:
+                while self.revision < revision:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise errors.Timeout(
+                            message=f"Too large resource version: {revision}, "
+                            f"current: {self.revision}",
+                            retry_after_seconds=1,
+                        )
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._changed.wait(), min(left, 0.5))
+        finally:
+            if not fence.done():
+                fence.cancel()
 
     def list(self, flt: Filter) -> tuple[list[JSON], int]:
         """The current objects that match, sorted by key, and the cache revision."""
