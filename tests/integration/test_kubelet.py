@@ -506,3 +506,159 @@ async def test_restarted_kubelet_keeps_containers_and_removes_orphans(
         return "running" in cs["state"] and cs["containerID"] != f"docker://{app.id}"
 
     await eventually(recreated, what="removed container recreated")
+
+
+async def test_init_containers_then_app_and_probes(api: APIClient, kubelet: KubeletProcess) -> None:
+    # The seed's initContainers example: an init step, then the web server starts.
+    await api.create(
+        PODS,
+        make_pod(
+            "init-demo",
+            kubelet.node,
+            initContainers=[
+                sh(
+                    "install",
+                    "sleep 1; echo '<h1>hello</h1>' > /work-dir/index.html",
+                    volumeMounts=[{"name": "workdir", "mountPath": "/work-dir"}],
+                )
+            ],
+            containers=[
+                sh(
+                    "web",
+                    "httpd -f -p 80 -h /usr/share/nginx/html",
+                    volumeMounts=[{"name": "workdir", "mountPath": "/usr/share/nginx/html"}],
+                    readinessProbe={
+                        "httpGet": {"path": "/index.html", "port": 80},
+                        "periodSeconds": 1,
+                    },
+                )
+            ],
+            volumes=[{"name": "workdir", "emptyDir": {}}],
+        ),
+    )
+    pod = await wait_running(api, "init-demo")
+    init = pod["status"]["initContainerStatuses"][0]
+    assert init["state"]["terminated"]["exitCode"] == 0
+    assert init["state"]["terminated"]["reason"] == "Completed"
+
+    # A failing liveness probe restarts the container; a failing readiness probe
+    # makes the pod not Ready without restarting it.
+    probe = {"periodSeconds": 1, "failureThreshold": 1}
+    await api.create(
+        PODS,
+        make_pod(
+            "probed",
+            kubelet.node,
+            containers=[
+                sh(
+                    "live",
+                    "sleep 3600",
+                    livenessProbe={"exec": {"command": ["test", "-e", "/nope"]}, **probe},
+                ),
+                sh(
+                    "unready",
+                    "sleep 3600",
+                    readinessProbe={"exec": {"command": ["false"]}, **probe},
+                ),
+            ],
+        ),
+    )
+
+    async def restarted_by_liveness() -> JSON | None:
+        pod = await get_pod(api, "probed")
+        statuses = {c["name"]: c for c in (pod.get("status") or {}).get("containerStatuses") or []}
+        live = statuses.get("live") or {}
+        return pod if live.get("restartCount", 0) >= 1 else None
+
+    pod = await eventually(restarted_by_liveness, what="liveness restart")
+    statuses = {c["name"]: c for c in pod["status"]["containerStatuses"]}
+    assert statuses["unready"]["restartCount"] == 0
+    assert statuses["unready"]["ready"] is False
+    ready = next(c for c in pod["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "False"
+    assert "unready" in ready["message"]
+
+    async def unhealthy_events() -> bool:
+        items = (await api.list(EVENTS, namespace="default"))["items"]
+        return any(
+            e["reason"] == "Unhealthy" and e["message"].startswith("Liveness probe failed")
+            for e in items
+        )
+
+    await eventually(unhealthy_events, what="Unhealthy event")
+
+
+async def test_port_forward_reaches_the_pod(
+    api: APIClient, kubelet: KubeletProcess, kubelet_stub: kubelet_pb2_grpc.KubeletStub
+) -> None:
+    await api.create(
+        PODS,
+        make_pod(
+            "echo",
+            kubelet.node,
+            containers=[sh("c", "echo pong > /tmp/i; httpd -f -p 8000 -h /tmp")],
+        ),
+    )
+    await wait_running(api, "echo")
+
+    async def forward() -> bytes | None:
+        async def requests() -> AsyncIterator[kubelet_pb2.PortForwardInput]:
+            yield kubelet_pb2.PortForwardInput(
+                pod=kubelet_pb2.PodRef(namespace="default", name="echo"),
+                port=8000,
+                data=b"GET /i HTTP/1.0\r\n\r\n",
+            )
+
+        out = b"".join([m.data async for m in kubelet_stub.PortForward(requests())])
+        return out if b"pong" in out else None
+
+    out = await eventually(forward, what="port-forward answer")
+    assert out.startswith(b"HTTP/1.")
+
+
+async def test_pods_on_two_nodes_reach_each_other(
+    api: APIClient,
+    *,
+    apiserver: ApiserverProcess,
+    kubelet: KubeletProcess,
+    kubelet_stub: kubelet_pb2_grpc.KubeletStub,
+    tmp_path: Path,
+    network: str,
+    docker_client: Any,
+) -> None:
+    other = KubeletProcess(apiserver, tmp_path, f"h6-{uuid.uuid4().hex[:8]}", network)
+    try:
+        other.start()
+        await api.create(
+            PODS,
+            make_pod(
+                "server",
+                other.node,
+                containers=[sh("c", "echo hi-from-server > /tmp/i; httpd -f -p 8080 -h /tmp")],
+            ),
+        )
+        await api.create(PODS, make_pod("client", kubelet.node, containers=[sh("c", "sleep 3600")]))
+        server = await wait_running(api, "server")
+        await wait_running(api, "client")
+        ip = server["status"]["podIP"]
+
+        async def fetch() -> bytes | None:
+            async def requests() -> AsyncIterator[kubelet_pb2.StreamInput]:
+                yield kubelet_pb2.StreamInput(
+                    start=kubelet_pb2.StreamStart(
+                        pod=kubelet_pb2.PodRef(namespace="default", name="client"),
+                        command=["wget", "-q", "-O-", f"http://{ip}:8080/i"],
+                        stdout=True,
+                    )
+                )
+
+            out = b""
+            async for msg in kubelet_stub.Exec(requests()):
+                if msg.WhichOneof("kind") == "stdout":
+                    out += msg.stdout
+            return out if b"hi-from-server" in out else None
+
+        await eventually(fetch, what="pod-to-pod across nodes")
+    finally:
+        other.stop()
+        _cleanup(docker_client, other.node)
