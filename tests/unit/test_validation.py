@@ -688,7 +688,7 @@ def test_job_keeps_an_existing_uid() -> None:
 
 
 def test_cronjob_schedule() -> None:
-    cj = {
+    cj: JSON = {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
         "metadata": {"name": "backup"},
@@ -994,7 +994,7 @@ def test_status_update_changes_only_the_status() -> None:
 
 def test_scale_subresource() -> None:
     old = _stored(deployment())
-    scale = {
+    scale: JSON = {
         "apiVersion": "autoscaling/v1",
         "kind": "Scale",
         "metadata": {"name": "web", "resourceVersion": "5"},
