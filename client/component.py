@@ -30,6 +30,7 @@ from apimachinery import errors, logs
 from apimachinery.serving import HealthCheck, start_health_server
 from client import metrics
 from client.api import APIClient
+from client.events import EventRecorder
 from client.leaderelection import LeaderElector
 
 Build = Callable[[APIClient, argparse.Namespace], Awaitable[None]]
@@ -110,14 +111,15 @@ async def wait_for_apiserver(api: APIClient, logger: logging.Logger) -> None:
     attempt = 0
     while True:
         try:
-            await api.wait_ready(within_s=5.0)
-            if attempt:
-                logger.info("the apiserver at %s answers now", api.address)
-            return
+            await api.wait_ready(within_s=1.0 if attempt == 0 else 5.0)
         except errors.APIError:
-            attempt += 1
-            if attempt == 1 or attempt % 6 == 0:
+            if attempt % 6 == 0:
                 logger.info("waiting for the apiserver at %s", api.address)
+            attempt += 1
+            continue
+        if attempt:
+            logger.info("the apiserver at %s answers now", api.address)
+        return
 
 
 async def run(name: str, build: Build, args: argparse.Namespace) -> None:
@@ -129,6 +131,7 @@ async def run(name: str, build: Build, args: argparse.Namespace) -> None:
     runner, port = await start_health_server(args.health_address, health_checks)
     logger.info("serving health checks and metrics on port %d", port)
     api = APIClient(args.apiserver)
+    recorder = EventRecorder(api, name, socket.gethostname())
     try:
         await wait_for_apiserver(api, logger)
         ready["apiserver"] = True
@@ -143,6 +146,7 @@ async def run(name: str, build: Build, args: argparse.Namespace) -> None:
             lease_duration=args.leader_elect_lease_duration,
             renew_deadline=args.leader_elect_renew_deadline,
             retry_period=args.leader_elect_retry_period,
+            recorder=recorder,
         )
         health_checks["leaderElection"] = elector.healthy
 
@@ -160,6 +164,7 @@ async def run(name: str, build: Build, args: argparse.Namespace) -> None:
             if not finished:
                 logger.info("campaigning again for the lease %s", elector.lease)
     finally:
+        await recorder.close()
         await api.close()
         await runner.cleanup()
 

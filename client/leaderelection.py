@@ -32,6 +32,7 @@ from typing import Any
 from apimachinery import errors, meta
 from apimachinery.scheme import lookup
 from client.api import APIClient
+from client.events import NORMAL, EventRecorder
 
 log = logging.getLogger("client.leaderelection")
 
@@ -55,7 +56,10 @@ class LeaderElector:
         renew_deadline: float = 10.0,
         retry_period: float = 2.0,
         release_on_cancel: bool = True,
+        recorder: EventRecorder | None = None,
     ) -> None:
+        """`recorder`, when given, records upstream's `LeaderElection` Event
+        ("<identity> became leader") on the Lease at each acquisition."""
         if not lease_duration > renew_deadline > retry_period * JITTER > 0:
             raise ValueError(
                 "leader election needs lease_duration > renew_deadline > retry_period * 1.2 > 0"
@@ -68,6 +72,8 @@ class LeaderElector:
         self.renew_deadline = renew_deadline
         self.retry_period = retry_period
         self.release_on_cancel = release_on_cancel
+        self.recorder = recorder
+        self._lease: dict[str, Any] | None = None  # as last written by us
         self._leading = False
         self._last_renew = -math.inf  # monotonic time of the last successful write
         self._observed_spec: dict[str, Any] | None = None
@@ -122,6 +128,10 @@ class LeaderElector:
             if await self.try_acquire_or_renew():
                 self._leading = True
                 log.info("%s acquired the lease %s: now leading", self.identity, self.lease)
+                if self.recorder is not None and self._lease is not None:
+                    self.recorder.event(
+                        self._lease, NORMAL, "LeaderElection", f"{self.identity} became leader"
+                    )
                 return
             await asyncio.sleep(self.retry_period * random.uniform(1.0, JITTER))
 
@@ -213,6 +223,7 @@ class LeaderElector:
         return True
 
     def _observed(self, lease: dict[str, Any], started: float) -> None:
+        self._lease = lease
         self._observed_spec = dict(lease.get("spec") or {})
         self._observed_time = started
         self._last_renew = started

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.etcd
 
 CONFIGMAPS = lookup("", "v1", "configmaps")
 LEASES = lookup("coordination.k8s.io", "v1", "leases")
+EVENTS = lookup("", "v1", "events")
 
 
 async def eventually(
@@ -131,10 +132,12 @@ async def test_waits_for_the_apiserver(
     status, body = sample.get("/readyz")
     assert status == 500
     assert "[-]apiserver failed" in body
+    await eventually(
+        lambda: "waiting for the apiserver" in sample.log.read_text(), what="a waiting message"
+    )
     apiserver.start()
     await eventually(lambda: exists(api, "sample-early"), what="the component running")
     assert sample.get("/readyz")[0] == 200
-    assert "waiting for the apiserver" in sample.log.read_text()
     assert sample.stop() == 0
 
 
@@ -163,4 +166,21 @@ async def test_two_replicas_one_leader_and_handover_on_sigterm(
     await eventually(lambda: exists(api, "sample-two"), what="the second replica taking over")
     lease = await api.get(LEASES, "sample-component", namespace="kube-system")
     assert lease["spec"]["leaseTransitions"] == 1
+
+    async def two_leader_events() -> bool:
+        items = (await api.list(EVENTS, namespace="kube-system"))["items"]
+        return (
+            len(
+                [
+                    e
+                    for e in items
+                    if e["reason"] == "LeaderElection"
+                    and e["involvedObject"]["name"] == "sample-component"
+                    and e["message"].endswith(" became leader")
+                ]
+            )
+            == 2
+        )
+
+    await eventually(two_leader_events, what="a LeaderElection event per term")
     assert two.stop() == 0
