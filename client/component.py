@@ -127,7 +127,7 @@ async def run(name: str, build: Build, args: argparse.Namespace) -> None:
     logger = logging.getLogger(name)
     ready = {"apiserver": False}
     health_checks.setdefault("ping", lambda: True)
-    health_checks.setdefault("apiserver", lambda: ready["apiserver"])
+    health_checks["apiserver"] = lambda: ready["apiserver"]
     runner, port = await start_health_server(args.health_address, health_checks)
     logger.info("serving health checks and metrics on port %d", port)
     api = APIClient(args.apiserver)
