@@ -188,6 +188,7 @@ class Registry:
         self.plugins: list[AdmissionPlugin] = list(plugins or [])
         self.max_object_bytes = max_object_bytes
         self.caches: dict[tuple[str, str], WatchCache] = {}
+        self.shutting_down = False
 
     # -- life cycle
 
@@ -203,6 +204,14 @@ class Registry:
             self.caches[key] = cache
             cache.start()
         return cache
+
+    def close_watches(self) -> None:
+        """End every watch stream and refuse new ones (graceful shutdown: the
+        clients resume from their last resourceVersion on another apiserver,
+        or on this one once it is back)."""
+        self.shutting_down = True
+        for cache in self.caches.values():
+            cache.close_watchers()
 
     async def stop(self) -> None:
         await asyncio.gather(*(c.stop() for c in self.caches.values()))
@@ -1117,6 +1126,10 @@ class Registry:
         """Events as the watch cache delivers them, shared between watchers
         (never change them): (type, object, cache event with its encoded JSON
         or None)."""
+        if self.shutting_down:
+            raise errors.ServiceUnavailable(
+                message="the apiserver is shutting down", retry_after_seconds=1
+            )
         REQUESTS.labels("watch", rt.resource, "200").inc()
         flt = Filter(
             namespace if rt.namespaced else "",

@@ -87,6 +87,7 @@ class APIServer:
         self.rest_stop: Callable[[], Awaitable[None]] | None = None
         self.etcd_ok = False
         self.bootstrapped = False
+        self.listening = False
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- health
@@ -99,6 +100,7 @@ class APIServer:
             "etcd": lambda: self.etcd_ok,
             "watch-caches": lambda: self.registry is not None and self.registry.synced(),
             "bootstrap": lambda: self.bootstrapped,
+            "serving": lambda: self.listening,
         }
 
     async def _probe_etcd(self) -> None:
@@ -185,6 +187,7 @@ class APIServer:
             await self._start_rest()
         if args.compaction_interval_s > 0:
             self._tasks.append(asyncio.create_task(self._compact_loop(args.compaction_interval_s)))
+        self.listening = True
 
     async def _start_rest(self) -> None:
         try:
@@ -199,6 +202,9 @@ class APIServer:
         self.rest_stop = await serve(self.registry, self.args)
 
     async def stop(self, grace: float = 5.0) -> None:
+        self.listening = False
+        if self.registry is not None:
+            self.registry.close_watches()
         if self.grpc_server is not None:
             await self.grpc_server.stop(grace)
         if self.rest_stop is not None:

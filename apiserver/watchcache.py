@@ -180,6 +180,10 @@ class WatchCache:
         for w in list(self.watchers):
             self._close(w)
 
+    def close_watchers(self) -> None:
+        for w in list(self.watchers):
+            self._close(w)
+
     async def _run(self) -> None:
         backoff = 0.2
         need_list = True
