@@ -21,15 +21,18 @@ from client.informer import InformerFactory
 from client.workqueue import WorkQueue
 from controller_manager import kube
 from controller_manager.base import Context, Controller, Options, Recorder
+from controller_manager.daemonset import DaemonSetController
 from controller_manager.deployment import DeploymentController
 from controller_manager.endpoints import EndpointsController
 from controller_manager.endpointslice import EndpointSliceController
 from controller_manager.garbagecollector import GarbageCollector
+from controller_manager.job import JobController
 from controller_manager.namespace import NamespaceController
 from controller_manager.nodelifecycle import NodeLifecycleController
 from controller_manager.podgc import PodGCController
 from controller_manager.replicaset import ReplicaSetController
 from controller_manager.serviceaccount import ServiceAccountController
+from controller_manager.statefulset import StatefulSetController
 from controller_manager.tainteviction import TaintEvictionController
 
 log = logging.getLogger("controller-manager")
@@ -48,12 +51,18 @@ CONTROLLERS: dict[str, Callable[[Context], Controller]] = {
     "taint-eviction-controller": TaintEvictionController,
     "podgc": PodGCController,
     "serviceaccount": ServiceAccountController,
+    "job": JobController,
+    "daemonset": DaemonSetController,
+    "statefulset": StatefulSetController,
 }
 
 # Controllers that need a resource the scheme may not serve.
 _NEEDS = {
     "endpointslice": ("discovery.k8s.io", "endpointslices"),
     "serviceaccount": ("", "serviceaccounts"),
+    "job": ("batch", "jobs"),
+    "daemonset": ("apps", "daemonsets"),
+    "statefulset": ("apps", "statefulsets"),
 }
 
 

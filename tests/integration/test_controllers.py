@@ -695,3 +695,104 @@ async def test_node_that_stops_heartbeating_goes_not_ready_and_its_pods_are_evic
         return not (n.get("spec") or {}).get("taints")
 
     await eventually(untainted, within=30, what="taints removed")
+
+
+# --- Job, DaemonSet, StatefulSet ------------------------------------------------------
+
+JOBS = lookup("batch", "v1", "jobs")
+DAEMONSETS = lookup("apps", "v1", "daemonsets")
+STATEFULSETS = lookup("apps", "v1", "statefulsets")
+TEMPLATE = {"spec": {"containers": [{"name": "main", "image": "busybox"}]}}
+
+
+async def test_job_daemonset_and_statefulset(
+    api: APIClient, controller_manager: ControllerManagerProcess
+) -> None:
+    # A Job of 2 completions: each pod "succeeds" when it appears.
+    await api.create(
+        JOBS,
+        {
+            "metadata": {"name": "pi"},
+            "spec": {
+                "completions": 2,
+                "template": {**TEMPLATE, "spec": {**TEMPLATE["spec"], "restartPolicy": "Never"}},
+            },
+        },
+        namespace="default",
+    )
+
+    async def job_complete() -> bool:
+        for p in (await api.list(PODS, namespace="default", label_selector="job-name=pi"))["items"]:
+            if (p.get("status") or {}).get("phase") != "Succeeded":
+                p["status"] = {"phase": "Succeeded"}
+                with contextlib.suppress(errors.Conflict):
+                    await api.update_status(PODS, p)
+        job = await api.get(JOBS, "pi", namespace="default")
+        return any(
+            c["type"] == "Complete" and c["status"] == "True"
+            for c in (job.get("status") or {}).get("conditions") or []
+        )
+
+    await eventually(job_complete, what="the Job complete")
+    job = await api.get(JOBS, "pi", namespace="default")
+    assert job["status"]["succeeded"] == 2
+
+    # A DaemonSet on two nodes: one pod each, pinned by node affinity.
+    for node in ("node-a", "node-b"):
+        await api.create(NODES, {"metadata": {"name": node}})
+    await api.create(
+        DAEMONSETS,
+        {
+            "metadata": {"name": "agent"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "agent"}},
+                "template": {**TEMPLATE, "metadata": {"labels": {"app": "agent"}}},
+            },
+        },
+        namespace="default",
+    )
+
+    async def daemon_pods() -> list[str] | None:
+        pods = await pods_of(api, "app=agent")
+        targets = sorted(
+            t["matchFields"][0]["values"][0]
+            for p in pods
+            for t in p["spec"]["affinity"]["nodeAffinity"][
+                "requiredDuringSchedulingIgnoredDuringExecution"
+            ]["nodeSelectorTerms"]
+        )
+        return targets if targets == ["node-a", "node-b"] else None
+
+    await eventually(daemon_pods, what="one daemon pod per node")
+
+    async def ds_status() -> bool:
+        ds = await api.get(DAEMONSETS, "agent", namespace="default")
+        return bool((ds.get("status") or {}).get("desiredNumberScheduled") == 2)
+
+    await eventually(ds_status, what="DaemonSet status")
+
+    # A StatefulSet of 2: web-0 then web-1, with stable hostnames.
+    await api.create(
+        STATEFULSETS,
+        {
+            "metadata": {"name": "web"},
+            "spec": {
+                "replicas": 2,
+                "serviceName": "web",
+                "selector": {"matchLabels": {"app": "sts"}},
+                "template": {**TEMPLATE, "metadata": {"labels": {"app": "sts"}}},
+            },
+        },
+        namespace="default",
+    )
+    async with fake_kubelet(api):
+
+        async def sts_ready() -> bool:
+            sts = await api.get(STATEFULSETS, "web", namespace="default")
+            return bool((sts.get("status") or {}).get("readyReplicas") == 2)
+
+        await eventually(sts_ready, what="StatefulSet ready")
+    names = sorted(p["metadata"]["name"] for p in await pods_of(api, "app=sts"))
+    assert names == ["web-0", "web-1"]
+    web1 = await api.get(PODS, "web-1", namespace="default")
+    assert web1["spec"]["hostname"] == "web-1" and web1["spec"]["subdomain"] == "web"
