@@ -110,8 +110,11 @@ def _wait_value(fetch: Callable[[], str], deadline: float) -> str:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    if local.running():
+    if local.running() or args.local:
         local.down(console)
+        if args.local:
+            console.print("[bold]kubelab (local) is down[/]")
+            return 0
     with console.status("removing the cluster's containers, networks and volumes"):
         removed = cluster.down()
     path = config.kubeconfig_path()
@@ -216,7 +219,7 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--timeout", type=float, default=300, help="seconds to wait (default 300)")
     up.set_defaults(func=cmd_up)
     down = sub.add_parser("down", help="remove containers, pods, networks and volumes")
-    down.add_argument("--local", action="store_true", help="(the local processes stop too)")
+    down.add_argument("--local", action="store_true", help="only the local-mode processes")
     down.set_defaults(func=cmd_down)
     sub.add_parser("status", help="components and nodes").set_defaults(func=cmd_status)
     kc = sub.add_parser("kubeconfig", help="print or merge the admin kubeconfig")

@@ -16,6 +16,7 @@ import functools
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -114,6 +115,12 @@ def processes() -> list[Process]:
     ]
 
 
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def _pid_file(name: str) -> Path:
     return local_dir() / "pids" / f"{name}.pid"
 
@@ -153,8 +160,12 @@ def ensure_network() -> None:
 def up(console: Console, *, rebuild: bool, timeout: float) -> int:
     from kubelab import images
 
-    if cluster.cluster_containers():
-        raise cluster.ClusterError("the compose cluster is running: `kubelab down` first")
+    if not running():
+        for port in (2379, config.REST_PORT, config.GRPC_PORT, config.HEALTH_PORT):
+            if _port_in_use(port):
+                raise cluster.ClusterError(
+                    f"127.0.0.1:{port} is in use (is the compose cluster up? `kubelab down`)"
+                )
     images.build_all(rebuild=rebuild, console=console, only=["kubelab/pause:3.9"])
     ensure_network()
     for sub in ("logs", "pids"):
