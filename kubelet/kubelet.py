@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import platform
@@ -31,7 +32,7 @@ from client.informer import Informer
 from client.workqueue import WorkQueue
 from kubelet import pods as podlib
 from kubelet import specs
-from kubelet.probes import LIVENESS, READINESS, STARTUP, ProbeManager
+from kubelet.probes import LIVENESS, READINESS, STARTUP, ProbeManager, run_probe
 from kubelet.runtime import ContainerRuntime, DockerRuntime, ImageInfo, RuntimeError_
 
 JSON = dict[str, Any]
@@ -89,6 +90,8 @@ class Kubelet:
         self._pods_by_uid: dict[str, JSON] = {}
         self._waiting: dict[str, dict[str, tuple[str, str]]] = {}
         self._pull_backoff: dict[tuple[str, str], tuple[float, int]] = {}
+        # (pod uid, volume, sandbox id) -> digest of the files written there
+        self._projected: dict[tuple[str, str, str], str] = {}
         self._events_thread: threading.Thread | None = None
         self.node_ready = False
         self.boot_id = str(uuid.uuid4())
@@ -426,6 +429,10 @@ class Kubelet:
         if not actions.is_noop():
             await self._execute(pod, observed, actions)
             observed = await self.runtime.observe_pod(uid)
+        else:
+            sandbox = observed.sandbox()
+            if sandbox is not None and sandbox.running:
+                await self._sync_projected(pod, sandbox.id, pod_ip=sandbox.ip)
         for name, wait in actions.backoff.items():
             latest = observed.latest(name) or observed.latest(name, podlib.INIT)
             delay = self.config.backoff.delay(latest.attempt if latest else 1)
@@ -484,6 +491,8 @@ class Kubelet:
     ) -> None:
         uid = meta.uid_of(pod)
         grace = _grace(pod)
+        box = observed.sandbox()
+        sandbox_ip = box.ip if box else ""
         for c, why in actions.kill:
             self._event(
                 pod,
@@ -493,7 +502,7 @@ class Kubelet:
                 f"Stopping container {c.name}: {why}" if why else f"Stopping container {c.name}",
             )
             log.info("pod %s: stopping container %s (%s)", meta.key(pod), c.name, why)
-            await self.runtime.stop(c.id, grace)
+            await self._stop_container(pod, c, grace, sandbox_ip)
         if actions.kill_pod:
             await self._stop_all(pod, observed, grace)
         for cid in actions.remove:
@@ -512,6 +521,11 @@ class Kubelet:
         to_start += [(name, podlib.APP) for name in actions.start]
         if not to_start:
             return
+        if not await self._sync_projected(pod, sandbox_id, pod_ip=pod_ip):
+            for name, _kind in to_start:
+                self._waiting.setdefault(uid, {})[name] = ("ContainerCreating", "")
+            self.queue.add_after(meta.key(pod), 2.0)
+            return
         objects = await self._fetch_objects(pod)
         await asyncio.gather(
             *(
@@ -522,12 +536,47 @@ class Kubelet:
             )
         )
 
+    async def _stop_container(
+        self, pod: JSON | None, c: podlib.ObservedContainer, grace: int, sandbox_ip: str = ""
+    ) -> None:
+        """preStop hook (within the grace period), then SIGTERM, then SIGKILL at the end."""
+        spec = next(
+            (
+                x
+                for x in ((pod or {}).get("spec") or {}).get("containers") or []
+                if x["name"] == c.name
+            ),
+            None,
+        )
+        hook = ((spec or {}).get("lifecycle") or {}).get("preStop") or {}
+        started = time.monotonic()
+        if hook and spec is not None and grace > 0:
+            probe = {**hook, "timeoutSeconds": grace}
+            if "sleep" in hook:
+                await asyncio.sleep(min(grace, int((hook["sleep"] or {}).get("seconds") or 0)))
+            else:
+                ok, message = await run_probe(
+                    probe, spec, runtime=self.runtime, container_id=c.id, pod_ip=sandbox_ip
+                )
+                if not ok and pod is not None:
+                    self._event(
+                        pod,
+                        c.name,
+                        WARNING,
+                        "FailedPreStopHook",
+                        f"PreStopHook failed: {message}",
+                    )
+        left = max(0, grace - int(time.monotonic() - started))
+        await self.runtime.stop(c.id, left)
+
     async def _stop_all(self, pod: JSON | None, observed: podlib.ObservedPod, grace: int) -> None:
         apps = [c for c in observed.containers if c.kind != podlib.SANDBOX and c.running]
         if pod is not None:
             for c in apps:
                 self._event(pod, c.name, NORMAL, "Killing", f"Stopping container {c.name}")
-        await asyncio.gather(*(self.runtime.stop(c.id, grace) for c in apps))
+        box = observed.sandbox()
+        ip = box.ip if box else ""
+        await asyncio.gather(*(self._stop_container(pod, c, grace, ip) for c in apps))
         boxes = [c for c in observed.containers if c.kind == podlib.SANDBOX and c.running]
         await asyncio.gather(*(self.runtime.stop(c.id, 0) for c in boxes))
 
@@ -549,7 +598,6 @@ class Kubelet:
         observed = await self.runtime.observe_pod(uid)
         box = next((c for c in observed.containers if c.id == cid), None)
         ip = box.ip if box else ""
-        await self._write_projected(pod, cid, pod_ip=ip)
         log.info("pod %s: sandbox started with IP %s", meta.key(pod), ip or "(none)")
         return cid, ip
 
@@ -564,26 +612,37 @@ class Kubelet:
                 out[(kind, name)] = None
         return out
 
-    async def _write_projected(self, pod: JSON, sandbox_id: str, *, pod_ip: str) -> None:
+    async def _sync_projected(self, pod: JSON, sandbox_id: str, *, pod_ip: str) -> bool:
+        """Write (or refresh, when their content changed) the files of the pod's
+        configMap/secret/downwardAPI volumes; False (FailedMount) when an object is missing."""
         volumes = specs.projected_volumes(pod)
         if not volumes:
-            return
+            return True
+        uid = meta.uid_of(pod)
         objects = await self._fetch_objects(pod)
+        ok = True
         for vol in volumes:
-            files = specs.volume_files(pod, vol, objects, pod_ip=pod_ip)
-            if files is None:
+            try:
+                files = specs.volume_files(pod, vol, objects, pod_ip=pod_ip)
+            except specs.ConfigError as e:
                 self.recorder.event(
                     pod,
                     WARNING,
                     "FailedMount",
-                    f'MountVolume.SetUp failed for volume "{vol["name"]}" : '
-                    "a configmap or secret it needs was not found",
+                    f'MountVolume.SetUp failed for volume "{vol["name"]}" : {e}',
                 )
+                ok = False
+                continue
+            digest = hashlib.sha256(repr(sorted(files.items())).encode()).hexdigest()
+            key = (uid, str(vol["name"]), sandbox_id)
+            if self._projected.get(key) == digest:
                 continue
             if files:
                 await self.runtime.put_files(
                     sandbox_id, f"{specs.PROJECTED_ROOT}/{vol['name']}", files
                 )
+            self._projected[key] = digest
+        return ok
 
     async def _ensure_image(self, pod: JSON, container: JSON) -> ImageInfo | None:
         """The image, present locally (or pulled when allowed); None + waiting reason if not."""
@@ -729,6 +788,8 @@ class Kubelet:
                 if name.startswith(f"kubelab-{uid}-"):
                     await self.runtime.remove_volume(name)
         self._waiting.pop(uid, None)
+        for pk in [k for k in self._projected if k[0] == uid]:
+            self._projected.pop(pk, None)
         for k in [k for k in self._pull_backoff if k[0] == uid]:
             self._pull_backoff.pop(k, None)
 

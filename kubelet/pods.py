@@ -408,7 +408,9 @@ def container_status(
         status["imageID"] = latest.image_id
     if name in waiting and (latest is None or not latest.running):
         reason, message = waiting[name]
-        state: JSON = {"waiting": {"reason": reason, "message": message}}
+        state: JSON = {
+            "waiting": {"reason": reason, "message": message} if message else {"reason": reason}
+        }
         if latest is not None and latest.exited:
             status["lastState"] = {"terminated": _terminated(latest)}
     elif latest is None or latest.state == "created":

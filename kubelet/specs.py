@@ -357,9 +357,9 @@ def _items(source: Mapping[str, Any], data: Mapping[str, bytes]) -> dict[str, by
 
 def volume_files(
     pod: Mapping[str, Any], volume: Mapping[str, Any], objects: Objects, *, pod_ip: str = ""
-) -> dict[str, bytes] | None:
+) -> dict[str, bytes]:
     """Files of a configMap/secret/downwardAPI/projected volume (path -> content);
-    None when a required object is missing (FailedMount)."""
+    ConfigError (`configmap "x" not found`) when a required object is missing."""
     files: dict[str, bytes] = {}
     sources: list[tuple[str, Mapping[str, Any]]] = []
     if "configMap" in volume:
@@ -386,7 +386,7 @@ def volume_files(
         if obj is None:
             if source.get("optional"):
                 continue
-            return None
+            raise ConfigError(f'{_kind_word(kind)} "{source.get("name", "")}" not found')
         files.update(_items(source, object_data(obj, kind)))
     return files
 

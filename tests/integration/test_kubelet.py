@@ -200,7 +200,12 @@ def make_pod(name: str, node: str, *, containers: list[JSON], **spec: Any) -> JS
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": name, "namespace": "default"},
-        "spec": {"nodeName": node, "containers": containers, **spec},
+        "spec": {
+            "nodeName": node,
+            "containers": containers,
+            "terminationGracePeriodSeconds": 1,
+            **spec,
+        },
     }
 
 
@@ -662,3 +667,65 @@ async def test_pods_on_two_nodes_reach_each_other(
     finally:
         other.stop()
         _cleanup(docker_client, other.node)
+
+
+async def test_configmap_volume_waits_for_its_object_and_follows_updates(
+    api: APIClient, kubelet: KubeletProcess, kubelet_stub: kubelet_pb2_grpc.KubeletStub
+) -> None:
+    await api.create(
+        PODS,
+        make_pod(
+            "reader",
+            kubelet.node,
+            containers=[
+                sh("c", "sleep 3600", volumeMounts=[{"name": "cfg", "mountPath": "/etc/late"}])
+            ],
+            volumes=[{"name": "cfg", "configMap": {"name": "late"}}],
+        ),
+    )
+
+    async def failed_mount() -> bool:
+        items = (await api.list(EVENTS, namespace="default"))["items"]
+        return any(
+            e["reason"] == "FailedMount" and 'configmap "late" not found' in e["message"]
+            for e in items
+        )
+
+    await eventually(failed_mount, what="FailedMount event")
+    pod = await get_pod(api, "reader")
+    assert pod["status"]["phase"] == "Pending"
+    cm = await api.create(
+        CONFIGMAPS,
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "late", "namespace": "default"},
+            "data": {"greeting": "v1"},
+        },
+    )
+    await wait_running(api, "reader")
+
+    async def content() -> bytes:
+        async def requests() -> AsyncIterator[kubelet_pb2.StreamInput]:
+            yield kubelet_pb2.StreamInput(
+                start=kubelet_pb2.StreamStart(
+                    pod=kubelet_pb2.PodRef(namespace="default", name="reader"),
+                    command=["cat", "/etc/late/greeting"],
+                    stdout=True,
+                )
+            )
+
+        out = b""
+        async for msg in kubelet_stub.Exec(requests()):
+            if msg.WhichOneof("kind") == "stdout":
+                out += msg.stdout
+        return out
+
+    assert await content() == b"v1"
+    cm["data"] = {"greeting": "v2"}
+    await api.update(CONFIGMAPS, cm)
+
+    async def refreshed() -> bool:
+        return await content() == b"v2"
+
+    await eventually(refreshed, what="configMap file refreshed")

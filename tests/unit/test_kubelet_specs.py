@@ -152,7 +152,8 @@ def test_volume_files_items_and_secret_decoding() -> None:
     assert specs.volume_files(p, {"name": "s", "secret": {"secretName": "s"}}, objects) == {
         "token": b"T"
     }
-    assert specs.volume_files(p, {"name": "z", "configMap": {"name": "missing"}}, objects) is None
+    with pytest.raises(specs.ConfigError, match='configmap "missing" not found'):
+        specs.volume_files(p, {"name": "z", "configMap": {"name": "missing"}}, objects)
     down = {
         "name": "d",
         "downwardAPI": {
