@@ -21,6 +21,7 @@ from client.informer import InformerFactory
 from client.workqueue import WorkQueue
 from controller_manager import kube
 from controller_manager.base import Context, Controller, Options, Recorder
+from controller_manager.cronjob import CronJobController
 from controller_manager.daemonset import DaemonSetController
 from controller_manager.deployment import DeploymentController
 from controller_manager.endpoints import EndpointsController
@@ -54,6 +55,7 @@ CONTROLLERS: dict[str, Callable[[Context], Controller]] = {
     "job": JobController,
     "daemonset": DaemonSetController,
     "statefulset": StatefulSetController,
+    "cronjob": CronJobController,
 }
 
 # Controllers that need a resource the scheme may not serve.
@@ -63,6 +65,7 @@ _NEEDS = {
     "job": ("batch", "jobs"),
     "daemonset": ("apps", "daemonsets"),
     "statefulset": ("apps", "statefulsets"),
+    "cronjob": ("batch", "cronjobs"),
 }
 
 

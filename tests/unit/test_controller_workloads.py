@@ -220,3 +220,58 @@ async def test_statefulset_rolling_update_replaces_highest_ordinal_first() -> No
     await ctl.sync("default/web")
     web1 = c.get_obj(kube.PODS, "web-1")
     assert web1 is not None and web1["spec"]["containers"][0]["image"] == "v2"
+
+
+# --- CronJob -----------------------------------------------------------------------
+
+
+def test_cron_schedules() -> None:
+    from controller_manager.cronjob import Schedule
+
+    t0 = 1_800_000_000.0  # 2027-01-15T08:00:00Z, a Friday
+    every5 = Schedule.parse("*/5 * * * *")
+    assert every5.next_after(t0) == t0 + 300
+    assert every5.next_after(t0 + 1) == t0 + 300
+    daily = Schedule.parse("@daily")
+    assert daily.next_after(t0) == t0 + 16 * 3600
+    monday = Schedule.parse("30 9 * * mon")
+    assert kube.rfc3339(monday.next_after(t0)) == "2027-01-18T09:30:00Z"
+    last, count = every5.last_at_or_before(t0 + 901, t0)
+    assert (last, count) == (t0 + 900, 3)
+
+
+async def test_cronjob_creates_a_job_per_schedule_and_trims_history() -> None:
+    from controller_manager.cronjob import CRONJOBS, CronJobController
+
+    c = FakeCluster()
+    c.add(
+        CRONJOBS,
+        {
+            "metadata": {"name": "tick", "creationTimestamp": kube.rfc3339(c.now)},
+            "spec": {
+                "schedule": "* * * * *",
+                "successfulJobsHistoryLimit": 1,
+                "jobTemplate": {"spec": {"template": TEMPLATE}},
+            },
+        },
+    )
+    ctl = CronJobController(c.context())
+    await ctl.sync("default/tick")
+    assert c.writes("create") == []
+    for minute in (1, 2):
+        c.now += 60
+        await ctl.sync("default/tick")
+        name = f"tick-{int(c.now // 60)}"
+        assert c.writes("create")[-1] == ("create", "jobs", "default", name)
+        job = c.get_obj(JOBS, name)
+        assert job is not None
+        job["status"] = {
+            "conditions": [{"type": "Complete", "status": "True"}],
+            "completionTime": kube.rfc3339(c.now),
+        }
+        assert minute
+    c.now += 1
+    await ctl.sync("default/tick")
+    assert [a[3] for a in c.writes("delete")] == [f"tick-{int((c.now - 61) // 60)}"]
+    cj = c.get_obj(CRONJOBS, "tick")
+    assert cj is not None and cj["status"]["lastScheduleTime"] == kube.rfc3339(c.now - 1)
