@@ -172,6 +172,46 @@ def qos_class(pod: JSON) -> str:
     return "Guaranteed" if guaranteed else "Burstable"
 
 
+NODE_PORT_TYPES = ("NodePort", "LoadBalancer")
+
+
+def drop_service_type_dependent_fields(old: JSON, new: JSON) -> None:
+    """Upstream's dropTypeDependentFields: a Service whose type changes loses
+    the fields only the old type needed, unless the client changed them itself
+    (so `kubectl edit` of `type: NodePort` to `ClusterIP` just works)."""
+    old_spec = old.get("spec") or {}
+    spec = new.get("spec") or {}
+    old_type = old_spec.get("type", "ClusterIP")
+    new_type = spec.get("type", "ClusterIP")
+    if old_type == new_type:
+        return
+
+    def same(field: str) -> bool:
+        return bool(spec.get(field) == old_spec.get(field))
+
+    if old_type != "ExternalName" and new_type == "ExternalName":
+        for field in ("clusterIP", "clusterIPs"):
+            if same(field):
+                spec.pop(field, None)
+        if same("ipFamilies"):
+            spec.pop("ipFamilies", None)
+        if same("ipFamilyPolicy"):
+            spec.pop("ipFamilyPolicy", None)
+    if old_type in NODE_PORT_TYPES and new_type not in NODE_PORT_TYPES:
+        old_ports = [p.get("nodePort") for p in old_spec.get("ports") or []]
+        new_ports = [p.get("nodePort") for p in spec.get("ports") or []]
+        if not any(new_ports) or new_ports == old_ports:
+            for port in spec.get("ports") or []:
+                port.pop("nodePort", None)
+        for field in ("externalTrafficPolicy", "healthCheckNodePort"):
+            if same(field):
+                spec.pop(field, None)
+    if old_type == "LoadBalancer" and new_type != "LoadBalancer":
+        for field in ("allocateLoadBalancerNodePorts", "loadBalancerClass"):
+            if same(field):
+                spec.pop(field, None)
+
+
 def _has_status(rt: ResourceType) -> bool:
     return "status" in rt.subresources
 
@@ -770,6 +810,8 @@ class Registry:
                 new["status"] = old["status"]
             else:
                 new.pop("status", None)
+        if rt.group == "" and rt.resource == "services":
+            drop_service_type_dependent_fields(old, new)
         if rt.group == "" and rt.resource == "namespaces":
             new.setdefault("spec", {})["finalizers"] = (old.get("spec") or {}).get("finalizers", [])
             if not new["spec"]["finalizers"] and "finalizers" not in (old.get("spec") or {}):
