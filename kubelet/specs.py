@@ -96,12 +96,26 @@ def pvc_volume_name(namespace: str, claim: str) -> str:
 # --- sandbox ------------------------------------------------------------------------
 
 
-def sandbox_script(ctx: NodeContext) -> str:
-    """The pause process: route the service range via the node, then sleep until TERM."""
-    route = ""
+def sandbox_script(ctx: NodeContext, *, resolv_conf: bool = False) -> str:
+    """The pause process: write the pod's resolv.conf (Docker's user-defined networks
+    would otherwise point it at their embedded 127.0.0.11), route the service range
+    via the node, then sleep until TERM. Every container of the pod shares both."""
+    steps = ""
+    if resolv_conf:
+        steps += 'printf "%s" "$KUBELAB_RESOLV_CONF" > /etc/resolv.conf 2>/dev/null; '
     if ctx.node_ip and ctx.service_cidr:
-        route = f"ip route replace {ctx.service_cidr} via {ctx.node_ip} 2>/dev/null; "
-    return f"{route}trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done"
+        steps += f"ip route replace {ctx.service_cidr} via {ctx.node_ip} 2>/dev/null; "
+    return f"{steps}trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done"
+
+
+def resolv_conf(dns: Mapping[str, Any]) -> str:
+    """resolv.conf text for Docker-style dns settings (`dns`, `dns_search`, `dns_opt`)."""
+    lines = [f"nameserver {ns}" for ns in dns.get("dns") or []]
+    if dns.get("dns_search"):
+        lines.append("search " + " ".join(dns["dns_search"]))
+    if dns.get("dns_opt"):
+        lines.append("options " + " ".join(dns["dns_opt"]))
+    return "\n".join(lines) + "\n"
 
 
 def dns_settings(pod: Mapping[str, Any], ctx: NodeContext) -> JSON:
@@ -156,10 +170,11 @@ def sandbox_config(pod: Mapping[str, Any], ctx: NodeContext, *, attempt: int) ->
         }
         for v in projected_volumes(pod)
     ]
+    dns = dns_settings(pod, ctx)
     cfg: JSON = {
         "image": ctx.pause_image,
         "name": docker_name(pod, "POD", attempt),
-        "entrypoint": ["/bin/sh", "-c", sandbox_script(ctx)],
+        "entrypoint": ["/bin/sh", "-c", sandbox_script(ctx, resolv_conf=bool(dns.get("dns")))],
         "command": [],
         "hostname": hostname[:63],
         "domainname": domain,
@@ -168,8 +183,10 @@ def sandbox_config(pod: Mapping[str, Any], ctx: NodeContext, *, attempt: int) ->
         "labels": labels(pod, ctx, kind=podlib.SANDBOX, container="", attempt=attempt),
         "mounts": mounts,
         "stop_signal": "SIGTERM",
-        **dns_settings(pod, ctx),
+        **dns,
     }
+    if dns.get("dns"):
+        cfg["environment"] = [f"KUBELAB_RESOLV_CONF={resolv_conf(dns)}"]
     return cfg
 
 

@@ -370,6 +370,15 @@ async def test_pod_runs_with_ip_env_logs_and_exec(
     _, code = await exec_out(["sh", "-c", "exit 3"])
     assert code == 3
 
+    # The sandbox's network set-up: cluster DNS, search path, the service route.
+    out, _ = await exec_out(["sh", "-c", "cat /etc/resolv.conf; ip route; hostname"])
+    text = out.decode()
+    assert "nameserver 10.96.0.10" in text
+    assert "search default.svc.cluster.local svc.cluster.local cluster.local" in text
+    assert "ndots:5" in text
+    assert f"10.96.0.0/12 via {GATEWAY}" in text
+    assert text.strip().endswith("web")
+
     # Events as `kubectl describe pod` shows them.
     async def events() -> set[str] | None:
         items = (await api.list(EVENTS, namespace="default"))["items"]

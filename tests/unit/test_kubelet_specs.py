@@ -138,6 +138,11 @@ def test_sandbox_dns_route_and_hostname() -> None:
     assert cfg["hostname"] == "web"
     assert "ip route replace 10.96.0.0/12 via 10.200.0.1" in cfg["entrypoint"][2]
     assert cfg["cap_add"] == ["NET_ADMIN"]
+    assert cfg["environment"] == [
+        "KUBELAB_RESOLV_CONF=nameserver 10.96.0.10\n"
+        "search shop.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n"
+    ]
+    assert "/etc/resolv.conf" in cfg["entrypoint"][2]
     assert "dns" not in specs.sandbox_config(pod(dnsPolicy="Default"), CTX, attempt=0)
 
 
