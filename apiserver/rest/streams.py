@@ -20,6 +20,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import struct
+import zlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -28,6 +30,7 @@ from aiohttp import WSMsgType, web
 
 from apimachinery import errors
 from apimachinery.scheme import ResourceType, lookup
+from apiserver.rest import spdy
 from apiserver.rest.types import RegistryLike
 from genproto import kubelet_pb2, kubelet_pb2_grpc
 
@@ -35,6 +38,7 @@ log = logging.getLogger("apiserver")
 
 JSON = dict[str, Any]
 _CHANNEL_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
+_PORTFORWARD_PROTOCOL = "SPDY/3.1+portforward.k8s.io"
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
 
 
@@ -119,15 +123,19 @@ async def serve(
             "(kubectl 1.30 or newer); SPDY upgrades are not supported"
         )
     if subresource == "portforward":
-        raise errors.BadRequest(
-            message="pods/portforward is not supported by kubelab yet (it needs the SPDY "
-            "framing kubectl tunnels inside the WebSocket)"
-        )
+        offered = request.headers.get("Sec-WebSocket-Protocol", "")
+        if _PORTFORWARD_PROTOCOL not in [p.strip() for p in offered.split(",")]:
+            raise errors.BadRequest(
+                message=f"kubelab serves pods/portforward over WebSocket with the "
+                f"{_PORTFORWARD_PROTOCOL} subprotocol (kubectl 1.31 or newer)"
+            )
     address, ref = await kubelet_address(registry, pod, kubelet_port)
     async with grpc.aio.insecure_channel(address) as channel:
         stub = kubelet_pb2_grpc.KubeletStub(channel)
         if subresource == "log":
             return await _logs(request, stub, ref)
+        if subresource == "portforward":
+            return await _portforward(request, stub, ref)
         return await _exec(request, stub, ref, subresource)
 
 
@@ -265,6 +273,120 @@ async def _exec(
     finally:
         reader.cancel()
         call.cancel()
+        with contextlib.suppress(Exception):
+            await ws.close()
+    return ws
+
+
+class _Forward:
+    """One forwarded connection: an error stream and a data stream sharing a requestID."""
+
+    def __init__(self) -> None:
+        self.error_stream = 0
+        self.data_stream = 0
+        self.port = 0
+        self.inputs: asyncio.Queue[kubelet_pb2.PortForwardInput | None] = asyncio.Queue()
+        self.task: asyncio.Task[None] | None = None
+
+
+async def _portforward(
+    request: web.Request, stub: kubelet_pb2_grpc.KubeletStub, ref: kubelet_pb2.PodRef
+) -> web.StreamResponse:
+    """SPDY over WebSocket, as kubectl port-forward speaks it; each forwarded
+    connection is one PortForward call to the kubelet."""
+    ws = web.WebSocketResponse(protocols=(_PORTFORWARD_PROTOCOL,), max_msg_size=0)
+    await ws.prepare(request)
+    session = spdy.Session()
+    send_lock = asyncio.Lock()
+    forwards: dict[str, _Forward] = {}
+    by_stream: dict[int, _Forward] = {}
+
+    async def send(frame: bytes) -> None:
+        async with send_lock:
+            if not ws.closed:
+                await ws.send_bytes(frame)
+
+    async def run(fwd: _Forward) -> None:
+        async def requests() -> AsyncIterator[kubelet_pb2.PortForwardInput]:
+            yield kubelet_pb2.PortForwardInput(pod=ref, port=fwd.port)
+            while True:
+                item = await fwd.inputs.get()
+                if item is None:
+                    return
+                yield item
+
+        call = stub.PortForward(requests())
+        failure = ""
+        try:
+            async for chunk in call:
+                if chunk.data:
+                    await send(spdy.Session.data(fwd.data_stream, chunk.data))
+        except grpc.aio.AioRpcError as e:
+            failure = e.details() or e.code().name
+        finally:
+            call.cancel()
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            if failure:
+                await send(spdy.Session.data(fwd.error_stream, failure.encode()))
+            await send(spdy.Session.data(fwd.data_stream, b"", fin=True))
+            await send(spdy.Session.data(fwd.error_stream, b"", fin=True))
+
+    def on_frame(frame: spdy.Frame) -> bytes | None:
+        """Handle one frame; the frame to answer with, if any."""
+        if frame.type_ == spdy.SYN_STREAM:
+            request_id = frame.headers.get("requestid", str(frame.stream_id))
+            fwd = forwards.setdefault(request_id, _Forward())
+            by_stream[frame.stream_id] = fwd
+            try:
+                fwd.port = int(frame.headers.get("port", "0"))
+            except ValueError:
+                fwd.port = 0
+            if frame.headers.get("streamtype") == "error":
+                fwd.error_stream = frame.stream_id
+            else:
+                fwd.data_stream = frame.stream_id
+            if fwd.error_stream and fwd.data_stream and fwd.task is None:
+                fwd.task = asyncio.create_task(run(fwd))
+            return session.syn_reply(frame.stream_id)
+        if frame.type_ == 0:
+            target = by_stream.get(frame.stream_id)
+            if target is not None and frame.stream_id == target.data_stream:
+                if frame.data:
+                    target.inputs.put_nowait(kubelet_pb2.PortForwardInput(data=frame.data))
+                if frame.fin:
+                    target.inputs.put_nowait(kubelet_pb2.PortForwardInput(close_write=True))
+            return None
+        if frame.type_ == spdy.RST_STREAM:
+            reset = by_stream.get(frame.stream_id)
+            if reset is not None:
+                reset.inputs.put_nowait(None)
+                if reset.task is not None:
+                    reset.task.cancel()
+            return None
+        if frame.type_ == spdy.PING:
+            return session.ping(frame.value)
+        return None
+
+    try:
+        async for msg in ws:
+            if msg.type != WSMsgType.BINARY:
+                continue
+            try:
+                frames = session.feed(msg.data)
+            except (ValueError, zlib.error, struct.error, UnicodeDecodeError) as e:
+                log.info("port-forward to %s/%s: bad SPDY data: %s", ref.namespace, ref.name, e)
+                break
+            for frame in frames:
+                if frame.type_ == spdy.GOAWAY:
+                    break
+                answer = on_frame(frame)
+                if answer is not None:
+                    await send(answer)
+    finally:
+        for fwd in forwards.values():
+            fwd.inputs.put_nowait(None)
+            if fwd.task is not None:
+                fwd.task.cancel()
         with contextlib.suppress(Exception):
             await ws.close()
     return ws

@@ -1,4 +1,4 @@
-"""`kubectl logs`, `kubectl exec` and `kubectl attach` through the apiserver's
+"""`kubectl logs`, `kubectl exec` and `kubectl port-forward` through the apiserver's
 REST API to a real kubelet running a real container (Docker).
 
 The kubelet is a host process on its own test network (10.200.64.0/24, node IP
@@ -12,6 +12,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -197,3 +198,78 @@ def test_kubectl_exec(rest: Rest, running_pod: str) -> None:
     assert "command terminated with exit code 3" in res.stderr
     res = kubectl(rest, "-n", "streams", "exec", "-i", running_pod, "--", "cat", stdin="hello\n")
     assert res.stdout == "hello\n"
+
+
+WEB = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  nodeName: {node}
+  containers:
+  - name: c
+    image: kubelab/busybox:1.36
+    command: ["sh", "-c", "mkdir -p /www && echo hello-from-pod > /www/index.html && \\
+      dd if=/dev/zero of=/www/big bs=1024 count=1024 2>/dev/null && httpd -f -p 80 -h /www"]
+"""
+
+
+def test_kubectl_port_forward(rest: Rest, node: str, running_pod: str) -> None:
+    kubectl(rest, "-n", "streams", "apply", "-f", "-", stdin=WEB.format(node=node))
+
+    def web_running() -> bool:
+        phase = kubectl(
+            rest, "-n", "streams", "get", "pod", "web", "-o", "jsonpath={.status.phase}"
+        ).stdout
+        return phase == "Running"
+
+    eventually(web_running, timeout=90, what="pod web to run")
+
+    def serving() -> bool:
+        # kubectl port-forward gives up at the first failed connection: wait
+        # until httpd answers inside the pod before forwarding.
+        res = kubectl(
+            rest,
+            "-n",
+            "streams",
+            "exec",
+            "web",
+            "--",
+            "wget",
+            "-q",
+            "-O-",
+            "http://127.0.0.1/index.html",
+            check=False,
+        )
+        return res.stdout == "hello-from-pod\n"
+
+    eventually(serving, timeout=60, what="httpd to serve in pod web")
+    local = free_port()
+    env = {**os.environ, "KUBECONFIG": str(rest.kubeconfig)}
+    proc = subprocess.Popen(
+        [kubectl_binary(), "-n", "streams", "port-forward", "pod/web", f"{local}:80"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith(f"Forwarding from 127.0.0.1:{local} -> 80")
+
+        def fetch(path: str) -> bytes | None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{local}{path}", timeout=10) as r:
+                    return bytes(r.read())
+            except OSError:
+                return None
+
+        assert eventually(lambda: fetch("/index.html"), timeout=30) == b"hello-from-pod\n"
+        # More than SPDY's initial 64 KiB window, in both directions' framing.
+        big = fetch("/big")
+        assert big is not None and len(big) == 1024 * 1024
+        assert fetch("/index.html") == b"hello-from-pod\n"
+    finally:
+        proc.terminate()
+        proc.wait(10)
