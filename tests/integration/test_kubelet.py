@@ -41,6 +41,7 @@ SUBNET = "10.200.61.0/24"
 GATEWAY = "10.200.61.1"
 BUSYBOX = "kubelab/busybox:1.36"
 PAUSE = "kubelab/pause:3.9"
+NGINX = "kubelab/nginx:latest"
 TEST_LABEL = "io.kubelab.test"
 
 
@@ -59,12 +60,14 @@ def _docker() -> Any:
 @pytest.fixture(scope="module")
 def docker_client() -> Iterator[Any]:
     client = _docker()
-    missing = [i for i in (BUSYBOX, PAUSE) if not client.images.list(name=i)]
-    if missing:
+    # The project's own images (built locally, never pulled); `nginx:latest` and
+    # `alpine:latest` are their aliases, as the seeds name them.
+    wanted = (BUSYBOX, PAUSE, NGINX, "nginx:latest", "alpine:latest")
+    if any(not client.images.list(name=i) for i in wanted):
         from kubelab import images
 
         for spec in images.SPECS:
-            if spec.name in (BUSYBOX, PAUSE):
+            if spec.name in (BUSYBOX, PAUSE, NGINX):
                 images.build_image(spec, rebuild=False, log=Path("/tmp/kubelab-test-images.log"))
     yield client
     client.close()
@@ -738,3 +741,75 @@ async def test_configmap_volume_waits_for_its_object_and_follows_updates(
         return await content() == b"v2"
 
     await eventually(refreshed, what="configMap file refreshed")
+
+
+async def test_seed_pods_init_container_and_run_as_non_root(
+    api: APIClient, kubelet: KubeletProcess, kubelet_stub: kubelet_pb2_grpc.KubeletStub
+) -> None:
+    # The seed tutorial's manifests, with the images they name (local aliases);
+    # only the init container's sleep is shortened.
+    await api.create(
+        PODS,
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "initcontainer-example", "namespace": "default"},
+            "spec": {
+                "nodeName": kubelet.node,
+                "initContainers": [
+                    {"name": "sleepy", "image": "alpine", "command": ["sleep", "2"]}
+                ],
+                "containers": [{"name": "web", "image": "nginx"}],
+            },
+        },
+    )
+    await api.create(
+        PODS,
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "nginxsecure", "namespace": "default"},
+            "spec": {
+                "nodeName": kubelet.node,
+                "securityContext": {"runAsNonRoot": True},
+                "containers": [{"image": "nginx", "name": "nginx"}],
+            },
+        },
+    )
+
+    async def initializing() -> bool:
+        pod = await get_pod(api, "initcontainer-example")
+        init = ((pod.get("status") or {}).get("initContainerStatuses") or [{}])[0]
+        return "running" in (init.get("state") or {})
+
+    await eventually(initializing, what="init container running")
+    pod = await get_pod(api, "initcontainer-example")
+    assert pod["status"]["phase"] == "Pending"
+    assert pod["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "PodInitializing"
+    await wait_running(api, "initcontainer-example")
+
+    async def page() -> bytes | None:
+        async def requests() -> AsyncIterator[kubelet_pb2.PortForwardInput]:
+            yield kubelet_pb2.PortForwardInput(
+                pod=kubelet_pb2.PodRef(namespace="default", name="initcontainer-example"),
+                port=80,
+                data=b"GET / HTTP/1.0\r\n\r\n",
+            )
+
+        out = b"".join([m.data async for m in kubelet_stub.PortForward(requests())])
+        return out if b" 200 " in out.split(b"\r\n", 1)[0] else None
+
+    await eventually(page, what="the web container serving on port 80")
+
+    async def refused() -> JSON | None:
+        pod = await get_pod(api, "nginxsecure")
+        cs = ((pod.get("status") or {}).get("containerStatuses") or [{}])[0]
+        w = (cs.get("state") or {}).get("waiting") or {}
+        return w if w.get("reason") == "CreateContainerConfigError" else None
+
+    w = await eventually(refused, what="runAsNonRoot refusal")
+    uid = (await get_pod(api, "nginxsecure"))["metadata"]["uid"]
+    assert w["message"] == (
+        "container has runAsNonRoot and image will run as root "
+        f'(pod: "nginxsecure_default({uid})", container: nginx)'
+    )
