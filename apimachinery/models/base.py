@@ -39,6 +39,7 @@ class KModel(BaseModel):
         populate_by_name=True,
         protected_namespaces=(),
         use_attribute_docstrings=False,
+        defer_build=True,
     )
 
 
