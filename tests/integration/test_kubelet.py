@@ -813,3 +813,79 @@ async def test_seed_pods_init_container_and_run_as_non_root(
         "container has runAsNonRoot and image will run as root "
         f'(pod: "nginxsecure_default({uid})", container: nginx)'
     )
+
+
+async def test_interactive_exec_with_tty_and_attach(
+    api: APIClient, kubelet: KubeletProcess, kubelet_stub: kubelet_pb2_grpc.KubeletStub
+) -> None:
+    await api.create(
+        PODS,
+        make_pod(
+            "shell",
+            kubelet.node,
+            containers=[
+                sh("c", "sleep 3600"),
+                {
+                    "name": "talker",
+                    "image": BUSYBOX,
+                    "command": ["sh", "-c", "while read line; do echo got:$line; done"],
+                    "stdin": True,
+                },
+            ],
+        ),
+    )
+    await wait_running(api, "shell")
+    ref = kubelet_pb2.PodRef(namespace="default", name="shell")
+
+    # `kubectl exec -it shell -c c -- sh`: a TTY, typed input, the shell's exit code.
+    queue: asyncio.Queue[kubelet_pb2.StreamInput | None] = asyncio.Queue()
+    await queue.put(
+        kubelet_pb2.StreamInput(
+            start=kubelet_pb2.StreamStart(
+                pod=ref, container="c", command=["sh"], tty=True, stdin=True, stdout=True
+            )
+        )
+    )
+    await queue.put(kubelet_pb2.StreamInput(resize=kubelet_pb2.TerminalSize(width=80, height=24)))
+    await queue.put(kubelet_pb2.StreamInput(stdin=b"echo hello-$((6*7))\n"))
+    await queue.put(kubelet_pb2.StreamInput(stdin=b"exit 7\n"))
+
+    async def inputs() -> AsyncIterator[kubelet_pb2.StreamInput]:
+        while (item := await queue.get()) is not None:
+            yield item
+
+    out, code = b"", None
+    async with asyncio.timeout(30):
+        async for msg in kubelet_stub.Exec(inputs()):
+            if msg.WhichOneof("kind") == "stdout":
+                out += msg.stdout
+            elif msg.WhichOneof("kind") == "exit":
+                code = msg.exit.code
+                await queue.put(None)
+    assert b"hello-42" in out
+    assert code == 7
+
+    # `kubectl attach -i shell -c talker`: stdin goes to the main process.
+    attach_queue: asyncio.Queue[kubelet_pb2.StreamInput | None] = asyncio.Queue()
+    await attach_queue.put(
+        kubelet_pb2.StreamInput(
+            start=kubelet_pb2.StreamStart(pod=ref, container="talker", stdin=True, stdout=True)
+        )
+    )
+    await attach_queue.put(kubelet_pb2.StreamInput(stdin=b"ping\n"))
+
+    async def attach_inputs() -> AsyncIterator[kubelet_pb2.StreamInput]:
+        while (item := await attach_queue.get()) is not None:
+            yield item
+
+    call = kubelet_stub.Attach(attach_inputs())
+    seen = b""
+    async with asyncio.timeout(30):
+        async for msg in call:
+            if msg.WhichOneof("kind") == "stdout":
+                seen += msg.stdout
+                if b"got:ping" in seen:
+                    break
+    call.cancel()
+    await attach_queue.put(None)
+    assert b"got:ping" in seen
