@@ -155,7 +155,10 @@ def resource_name_errors(name: str) -> list[str]:
         return []
     if "/" in name and not names.qualified_name_errors(name):
         return []
-    return ["must be a standard resource type or fully qualified"]
+    return [
+        "must be a standard resource type or fully qualified",
+        "must be a standard resource for containers",
+    ]
 
 
 def validate_resource_list(

@@ -327,6 +327,11 @@ def test_cluster_scoped_objects_lose_their_namespace() -> None:
             "resource type or fully qualified",
         ),
         (
+            lambda: with_container(resources={"limits": {"gpu": "1"}}),
+            'spec.containers[0].resources.limits[gpu]: Invalid value: "gpu": must be a standard '
+            "resource for containers",
+        ),
+        (
             lambda: with_container(volumeMounts=[{"name": "data", "mountPath": "/data"}]),
             'spec.containers[0].volumeMounts[0].name: Not found: "data"',
         ),
