@@ -37,6 +37,7 @@ CONFIGMAPS = lookup("", "v1", "configmaps")
 NAMESPACES = lookup("", "v1", "namespaces")
 EVENTS = lookup("", "v1", "events")
 LEASES = lookup("coordination.k8s.io", "v1", "leases")
+SERVICEACCOUNTS = lookup("", "v1", "serviceaccounts")
 DEPLOYMENTS = lookup("apps", "v1", "deployments")
 REPLICASETS = lookup("apps", "v1", "replicasets")
 JSON = dict[str, Any]
@@ -522,6 +523,10 @@ async def test_namespace_deletion_removes_its_content(
     await api.create(CONFIGMAPS, {"metadata": {"name": "cfg"}, "data": {"k": "v"}}, namespace="lab")
     await eventually(
         lambda: _count_is(pods_of(api, "app=app", namespace="lab"), 2), what="pods in lab"
+    )
+    # the service account controller gave the namespace its `default` ServiceAccount
+    await eventually(
+        lambda: api.get(SERVICEACCOUNTS, "default", namespace="lab"), what="default SA"
     )
     await api.delete(NAMESPACES, "lab")
     ns = await api.get(NAMESPACES, "lab")

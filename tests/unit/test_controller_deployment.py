@@ -261,3 +261,33 @@ def test_fenceposts_and_hash() -> None:
     assert h == dep.compute_hash(copy.deepcopy(t))
     assert h != dep.compute_hash(t, 1)
     assert set(h) <= set("bcdfghjklmnpqrstvwxz2456789")
+
+
+async def test_progress_deadline_exceeded_when_pods_never_become_available() -> None:
+    c = FakeCluster()
+    c.add(kube.DEPLOYMENTS, deployment(progressDeadlineSeconds=60))
+    ctl = DeploymentController(c.context())
+    await ctl.sync("default/web")
+    # pods exist but never become ready
+    for rs in c.objects(kube.REPLICASETS).values():
+        rs["status"] = {"replicas": 3, "observedGeneration": 1}
+    await ctl.sync("default/web")
+    d = c.get_obj(kube.DEPLOYMENTS, "web")
+    assert d is not None
+    cond = kube.get_condition(d, "Progressing")
+    assert cond is not None and cond["status"] == "True"
+    assert any(key == "default/web" for key, _ in c.queues["deployment"].after)
+    c.now += 61
+    await ctl.sync("default/web")
+    d = c.get_obj(kube.DEPLOYMENTS, "web")
+    assert d is not None
+    cond = kube.get_condition(d, "Progressing")
+    assert cond is not None
+    [rs_name] = [n for (_, n) in c.objects(kube.REPLICASETS)]
+    assert (cond["status"], cond["reason"], cond["message"]) == (
+        "False",
+        "ProgressDeadlineExceeded",
+        f'ReplicaSet "{rs_name}" has timed out progressing.',
+    )
+    available = kube.get_condition(d, "Available")
+    assert available is not None and available["reason"] == "MinimumReplicasUnavailable"

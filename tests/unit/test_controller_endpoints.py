@@ -155,3 +155,16 @@ async def test_endpointslice_written_once_and_updated() -> None:
     s = c.get_obj(SLICES, name)
     assert s is not None
     assert [e["conditions"]["ready"] for e in s["endpoints"]] == [True, False]
+
+
+async def test_headless_service_without_ports_lists_addresses() -> None:
+    c = FakeCluster()
+    c.add(kube.SERVICES, service(clusterIP="None", ports=[]))
+    c.add(kube.PODS, pod("a", "10.112.0.2", ready=True))
+    ctl = EndpointsController(c.context())
+    await ctl.sync("default/web")
+    ep = c.get_obj(kube.ENDPOINTS, "web")
+    assert ep is not None
+    assert ep["metadata"]["labels"]["service.kubernetes.io/headless"] == ""
+    assert [a["ip"] for a in ep["subsets"][0]["addresses"]] == ["10.112.0.2"]
+    assert "ports" not in ep["subsets"][0]
