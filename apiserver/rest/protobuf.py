@@ -29,6 +29,8 @@ _GROUP_PACKAGES = {
     "policy": "policy",
     "authorization.k8s.io": "authorization",
     "authentication.k8s.io": "authentication",
+    "scheduling.k8s.io": "scheduling",
+    "networking.k8s.io": "networking",
 }
 
 
@@ -140,6 +142,15 @@ def _special(type_: str, data: bytes) -> Any:
     return None
 
 
+# Embedded Go structs: their fields sit directly in the parent's JSON.
+_INLINE = {
+    "volumeSource",
+    "handler",
+    "ingressRuleValue",
+    "persistentVolumeSource",
+    "ephemeralContainerCommon",
+}
+
 # Optional (pointer) fields in Go, whose explicit zero/false must be kept.
 _POINTERS = {
     "replicas",
@@ -230,6 +241,9 @@ def decode_message(name: str, data: bytes) -> JSON:
                 continue
             if (value is False or value == 0) and field not in _POINTERS:
                 continue  # a Go zero value: JSON would have omitted it
+            if field in _INLINE and isinstance(value, dict):
+                out.update(value)  # an embedded Go struct: inlined in JSON
+                continue
             out[field] = value
     meta = out.get("metadata")
     if isinstance(meta, dict):

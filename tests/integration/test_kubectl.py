@@ -391,6 +391,36 @@ def test_server_side_apply(rest: Rest, tmp_path: Path) -> None:
     assert out.strip() == "deployment.apps/redis serverside-applied"
 
 
+def test_typed_client_commands_send_protobuf(rest: Rest) -> None:
+    """`kubectl create <kind>` uses typed clients, which send protobuf bodies."""
+    ns = namespace(rest, "typed")
+    commands = [
+        (["create", "job", "j1", "--image=busybox", "--", "echo", "hi"], "job.batch/j1 created"),
+        (
+            ["create", "cronjob", "cj1", "--image=busybox", "--schedule=*/5 * * * *"],
+            "cronjob.batch/cj1 created",
+        ),
+        (["create", "secret", "generic", "s1", "--from-literal=a=b"], "secret/s1 created"),
+        (["create", "sa", "robot"], "serviceaccount/robot created"),
+        (["create", "quota", "q1", "--hard=pods=10"], "resourcequota/q1 created"),
+        (
+            ["create", "ingress", "ing1", "--rule=foo.com/bar=svc1:8080"],
+            "ingress.networking.k8s.io/ing1 created",
+        ),
+        (["create", "service", "clusterip", "s1", "--tcp=80:8080"], "service/s1 created"),
+    ]
+    for args, expected in commands:
+        assert kubectl(rest, "-n", ns, *args).stdout.strip() == expected
+    secret = json.loads(kubectl(rest, "-n", ns, "get", "secret", "s1", "-o", "json").stdout)
+    assert secret["data"] == {"a": "Yg=="} and secret["type"] == "Opaque"
+    ingress = json.loads(kubectl(rest, "-n", ns, "get", "ing", "ing1", "-o", "json").stdout)
+    rule = ingress["spec"]["rules"][0]
+    assert rule["host"] == "foo.com" and rule["http"]["paths"][0]["path"] == "/bar"
+    job = json.loads(kubectl(rest, "-n", ns, "get", "job", "j1", "-o", "json").stdout)
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["echo", "hi"]
+
+
 def test_run_expose_dry_run(rest: Rest) -> None:
     ns = namespace(rest, "run")
     dry = yaml.safe_load(
@@ -451,6 +481,23 @@ def test_error_cases(rest: Rest, tmp_path: Path) -> None:
     broken = write(tmp_path, "broken.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: [\n")
     res = kubectl(rest, "-n", ns, "apply", "-f", broken, check=False)
     assert res.returncode != 0
+
+    bad_name = PODS.split("---", maxsplit=1)[0].replace("name: monnginx", "name: Bad_Name")
+    res = kubectl(rest, "-n", ns, "apply", "-f", write(tmp_path, "bad.yaml", bad_name), check=False)
+    assert res.returncode != 0
+    assert 'The Pod "Bad_Name" is invalid' in res.stderr
+    assert 'metadata.name: Invalid value: "Bad_Name"' in res.stderr
+    unknown = PODS.split("---", maxsplit=1)[0].replace(
+        "image: nginx:latest", "image: nginx\n    imagePullPolice: Always"
+    )
+    res = kubectl(
+        rest, "-n", ns, "create", "-f", write(tmp_path, "unknown.yaml", unknown), check=False
+    )
+    assert res.returncode != 0
+    assert (
+        'Pod in version "v1" cannot be handled as a Pod: strict decoding error: unknown field '
+        '"spec.containers[0].imagePullPolice"'
+    ) in res.stderr
 
 
 def test_watch_with_kubectl_get_w(rest: Rest) -> None:
