@@ -257,12 +257,14 @@ def _format_loc(loc: tuple[int | str, ...]) -> str:
 
 def _field_path(
     model: type[BaseModel], loc: tuple[int | str, ...]
-) -> tuple[str, str, tuple[int | str, ...]]:
-    """(owning struct, dotted Go-style field path, loc without union tags) of an error."""
+) -> tuple[str, str, tuple[int | str, ...], Any]:
+    """(owning struct, dotted Go-style field path, loc without union tags, the
+    field's annotation) of an error."""
     owner = model.__name__
     cur: type[BaseModel] | None = model
     fields: list[str] = []
     clean: list[int | str] = []
+    annotation: Any = None
     for part in loc:
         if isinstance(part, int):
             clean.append(part)
@@ -285,8 +287,29 @@ def _field_path(
             continue
         owner = cur.__name__
         fields.append(part)
-        cur = _model_of(info.annotation)
-    return owner, ".".join(fields), tuple(clean)
+        annotation = info.annotation
+        cur = _model_of(annotation)
+    return owner, ".".join(fields), tuple(clean), annotation
+
+
+def _go_type(error_type: str, annotation: Any) -> str:
+    """How upstream's decoder names the expected type (`v1.PodSpec`, `[]v1.Container`)."""
+    text = str(annotation)
+    if "int | float | str" in text:
+        return "resource.Quantity"
+    if "int | str" in text:
+        return "intstr.IntOrString"
+    inner = _model_of(annotation)
+    if inner is not None:
+        if text.startswith("list[") and error_type == "list_type":
+            return f"[]v1.{inner.__name__}"
+        if error_type in ("model_type", "model_attributes_type", "dict_type"):
+            return f"v1.{inner.__name__}"
+    if error_type == "list_type" and "list[str]" in text:
+        return "[]string"
+    if error_type == "dict_type" and "dict[str, str]" in text:
+        return "map[string]string"
+    return _GO_TYPES.get(error_type, error_type)
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:
@@ -318,11 +341,11 @@ def _decode(
             unknown: list[tuple[int | str, ...]] = []
             wrong: list[str] = []
             for err in e.errors():
-                owner, dotted, loc = _field_path(schema, tuple(err["loc"]))
+                owner, dotted, loc, annotation = _field_path(schema, tuple(err["loc"]))
                 if err["type"] == "extra_forbidden":
                     unknown.append(loc)
                     continue
-                go_type = _GO_TYPES.get(err["type"], err["type"])
+                go_type = _go_type(err["type"], annotation)
                 wrong.append(
                     f"json: cannot unmarshal {_json_type(err.get('input'))} into Go struct "
                     f"field {owner}.{dotted} of type {go_type}"

@@ -1026,3 +1026,25 @@ def test_create_resets_status() -> None:
     p["status"] = {"phase": "Running"}
     admitted, _ = admit(p)
     assert admitted["status"] == {"phase": "Pending", "qosClass": "BestEffort"}
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ([], "Go struct field Pod.spec of type v1.PodSpec"),
+        ({"containers": {}}, "Go struct field PodSpec.spec.containers of type []v1.Container"),
+        (
+            {"containers": [{"name": "a", "image": "x", "command": "ls"}]},
+            "unmarshal string into Go struct field Container.spec.containers.command of type "
+            "[]string",
+        ),
+        (
+            {"nodeSelector": ["a"], "containers": []},
+            "Go struct field PodSpec.spec.nodeSelector of type map[string]string",
+        ),
+    ],
+)
+def test_wrong_types_name_upstreams_go_types(spec: Any, expected: str) -> None:
+    obj = pod()
+    obj["spec"] = spec
+    assert expected in bad_request(obj)
