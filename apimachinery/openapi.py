@@ -85,6 +85,10 @@ def _schemas() -> dict[str, JSON]:
     for name, schema in defs.items():
         parent = _parent_for(name)
         for field_name, prop in (schema.get("properties") or {}).items():
+            ref = (prop.get("allOf") or [{}])[0].get("$ref", "")
+            target = defs.get(ref.removeprefix(_V3_REF)) if ref else None
+            if target is not None and target.get("description") == prop.get("description"):
+                del prop["description"]  # kubectl explain would print it twice
             if prop.get("type") != "array":
                 continue
             key = patch.merge_key(field_name, parent)
