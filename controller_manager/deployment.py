@@ -155,6 +155,16 @@ def rs_status(rs: Mapping[str, Any] | None, field: str) -> int:
     return int((rs.get("status") or {}).get(field) or 0)
 
 
+def safe_available(rs: Mapping[str, Any]) -> int:
+    """Available pods of a ReplicaSet as far as scaling down may count on them.
+
+    Right after a ReplicaSet was scaled down its status still counts the pods
+    being removed; counting at most spec.replicas keeps maxUnavailable from
+    being overrun on such a stale status.
+    """
+    return min(rs_status(rs, "availableReplicas"), rs_replicas(rs))
+
+
 def revision(rs: Mapping[str, Any]) -> int:
     try:
         return int(kube.annotations_of(rs).get(REVISION, "0"))
@@ -758,7 +768,7 @@ class DeploymentController(Controller):
             return old_rss, False
         all_pods = sum(rs_replicas(rs) for rs in [*old_rss, new_rs])
         min_available = replicas_of(d) - max_unavailable(d)
-        new_unavailable = rs_replicas(new_rs) - rs_status(new_rs, "availableReplicas")
+        new_unavailable = rs_replicas(new_rs) - safe_available(new_rs)
         max_scaled_down = all_pods - min_available - new_unavailable
         if max_scaled_down <= 0:
             return old_rss, False
@@ -768,14 +778,14 @@ class DeploymentController(Controller):
         for i, rs in enumerate(old_rss):
             if cleaned >= max_scaled_down:
                 break
-            unhealthy = rs_replicas(rs) - rs_status(rs, "availableReplicas")
+            unhealthy = rs_replicas(rs) - safe_available(rs)
             if rs_replicas(rs) == 0 or unhealthy <= 0:
                 continue
             down = min(max_scaled_down - cleaned, unhealthy)
             old_rss[i] = await self.scale_replicaset(rs, rs_replicas(rs) - down, d)
             cleaned += down
         # Then available ones, as long as minAvailable holds.
-        available = sum(rs_status(rs, "availableReplicas") for rs in [*old_rss, new_rs])
+        available = sum(safe_available(rs) for rs in [*old_rss, new_rs])
         scaled = 0
         if available > min_available:
             budget = available - min_available

@@ -291,3 +291,27 @@ async def test_progress_deadline_exceeded_when_pods_never_become_available() -> 
     )
     available = kube.get_condition(d, "Available")
     assert available is not None and available["reason"] == "MinimumReplicasUnavailable"
+
+
+async def test_stale_replicaset_status_does_not_overrun_max_unavailable() -> None:
+    c = FakeCluster()
+    strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 2, "maxUnavailable": 1}}
+    d = c.add(kube.DEPLOYMENTS, deployment(replicas=4, strategy=strategy))
+    ctl = DeploymentController(c.context())
+
+    def rs(name: str, spec: int, available: int, created: str) -> dict[str, Any]:
+        return c.add(
+            kube.REPLICASETS,
+            {
+                "metadata": {"name": name, "creationTimestamp": created},
+                "spec": {"replicas": spec},
+                "status": {"replicas": spec, "availableReplicas": available},
+            },
+        )
+
+    # The old ReplicaSet was just scaled to 2; its status still counts 3 available.
+    old = rs("web-old", 2, 3, "2027-01-15T07:00:00Z")
+    new = rs("web-new", 4, 2, "2027-01-15T07:30:00Z")
+    [old_after], scaled = await ctl.reconcile_old_replicasets(d, [old], new)
+    # 2 new + what remains of the old must stay >= replicas - maxUnavailable = 3
+    assert scaled and old_after["spec"]["replicas"] == 1
