@@ -445,7 +445,9 @@ class Registry:
             obj["status"] = {"phase": "Active"}
         elif rt.group == "" and rt.resource == "services":
             obj["status"] = {"loadBalancer": {}}
-        elif rt.group == "apps" and rt.resource in ("deployments", "replicasets"):
+        elif rt.group == "" and rt.resource in ("persistentvolumeclaims", "persistentvolumes"):
+            obj["status"] = {"phase": "Pending"}
+        elif rt.group in ("apps", "batch", "networking.k8s.io") and _has_status(rt):
             obj["status"] = {}
 
     async def _create_subresource(

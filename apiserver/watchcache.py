@@ -305,6 +305,9 @@ class WatchCache:
             return
         EVENTS_DISPATCHED.labels(self.rt.resource).inc()
         prev = decode(sev.prev, sev.prev.mod_revision) if sev.prev else None
+        if prev is None and rev > self._listed_at and sev.kv.key in self.objects:
+            # etcd had no previous value to send (compacted): the cache has it.
+            prev = self.objects[sev.kv.key].object
         if sev.type == "DELETE":
             if prev is None:
                 return

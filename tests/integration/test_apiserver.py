@@ -422,7 +422,7 @@ async def test_watch_fan_out_uses_one_etcd_watch_per_resource(
 
 
 async def test_watch_gets_410_after_compaction(etcd: EtcdProcess, tmp_path: Path) -> None:
-    server = ApiserverProcess(etcd, tmp_path, "--compaction-interval-s", "1")
+    server = ApiserverProcess(etcd, tmp_path, "--compaction-interval-s", "2")
     server.start()
     try:
         async with APIClient(server.address, timeout=10) as api:
@@ -455,6 +455,17 @@ async def test_watch_gets_410_after_compaction(etcd: EtcdProcess, tmp_path: Path
             task = asyncio.create_task(_collect(api, rv, until="5"))
             await _write_values(api, "old", range(5, 6))
             assert [v for _, v in await task] == ["5"]
+        # A restart on compacted history: the window starts at the compaction.
+        await asyncio.to_thread(server.restart)
+        async with APIClient(server.address, timeout=10) as api:
+            await api.wait_ready()
+            with pytest.raises(errors.Gone):
+                async for _ in api.watch(CONFIGMAPS, namespace="default", resource_version=old):
+                    pass
+            rv = (await api.list(CONFIGMAPS, namespace="default"))["metadata"]["resourceVersion"]
+            task = asyncio.create_task(_collect(api, rv, until="6"))
+            await _write_values(api, "old", range(6, 7))
+            assert [v for _, v in await task] == ["6"]
     finally:
         server.stop()
 
