@@ -155,6 +155,13 @@ class NodeLifecycleController(Controller):
         heartbeat = str(ready.get("lastHeartbeatTime") or "")
         status = str(ready.get("status") or "")
         seen = self.health.get(name)
+        if seen is None:
+            self.event(
+                node,
+                "Normal",
+                "RegisteredNode",
+                f"Node {name} event: Registered Node {name} in Controller",
+            )
         if (
             seen is None
             or seen.lease_renew != renew
