@@ -197,6 +197,20 @@ def test_bad_requests(rest: Rest) -> None:
     assert status == 404
 
 
+def test_invalid_objects_are_422_with_field_causes(rest: Rest) -> None:
+    status, body, _ = rest.call("POST", f"{NS}/configmaps", cm("Not_Valid"))
+    assert status == 422 and body["reason"] == "Invalid"
+    assert body["message"].startswith('ConfigMap "Not_Valid" is invalid: metadata.name')
+    assert body["details"]["name"] == "Not_Valid" and body["details"]["kind"] == "ConfigMap"
+    causes = body["details"]["causes"]
+    assert causes[0]["field"] == "metadata.name"
+    assert causes[0]["reason"] == "FieldValueInvalid"
+    unknown = {**cm("strict"), "spec": {"x": 1}}
+    status, body, _ = rest.call("POST", f"{NS}/configmaps?fieldValidation=Strict", unknown)
+    assert status == 400
+    assert 'strict decoding error: unknown field "spec"' in body["message"]
+
+
 def test_oversized_body_is_413(rest: Rest) -> None:
     big = cm("big", blob="x" * (3 * 1024 * 1024 + 10))
     status, body, _ = rest.call("POST", f"{NS}/configmaps", big)
