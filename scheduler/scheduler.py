@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import logging
 from typing import Any
 
@@ -43,6 +44,21 @@ def wants_scheduling(pod: JSON, scheduler_name: str) -> bool:
         and (spec.get("schedulerName") or DEFAULT_SCHEDULER) == scheduler_name
         and not (pod.get("metadata") or {}).get("deletionTimestamp")
         and not fw.is_terminal(pod)
+    )
+
+
+def _scheduling_view(node: JSON) -> tuple[str, ...]:
+    """What of a node the filters read (labels, taints, allocatable, Ready...), so a
+    status heartbeat does not wake every unschedulable pod."""
+    status = node.get("status") or {}
+    ready = [c.get("status") for c in status.get("conditions") or [] if c.get("type") == "Ready"]
+    spec = node.get("spec") or {}
+    return (
+        json.dumps((node.get("metadata") or {}).get("labels") or {}, sort_keys=True),
+        json.dumps(spec.get("taints") or [], sort_keys=True),
+        str(bool(spec.get("unschedulable"))),
+        json.dumps(status.get("allocatable") or {}, sort_keys=True),
+        str(ready),
     )
 
 
@@ -77,7 +93,7 @@ class Scheduler:
         )
         nodes.add_handlers(
             on_add=self._node_changed,
-            on_update=lambda _old, new: self._node_changed(new),
+            on_update=self._node_updated,
             on_delete=self._node_deleted,
         )
 
@@ -117,6 +133,15 @@ class Scheduler:
         else:
             info.node = node
         self._wake_unschedulable()
+
+    def _node_updated(self, old: JSON, new: JSON) -> None:
+        if _scheduling_view(old) == _scheduling_view(new):
+            # A heartbeat: keep the newest object, but nothing a pod could now fit on.
+            info = self.snapshot.nodes.get(meta.name_of(new))
+            if info is not None:
+                info.node = new
+                return
+        self._node_changed(new)
 
     def _node_deleted(self, node: JSON) -> None:
         self.snapshot.nodes.pop(meta.name_of(node), None)
