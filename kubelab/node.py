@@ -59,14 +59,6 @@ def make_service_cidr_local(cidr: str) -> None:
         )
 
 
-def _flags_of(module: str) -> str:
-    """The module's --help text ('' when it cannot run), to pass only flags it knows."""
-    result = subprocess.run(
-        [sys.executable, "-m", module, "--help"], capture_output=True, text=True, check=False
-    )
-    return result.stdout if result.returncode == 0 else ""
-
-
 @dataclass
 class Child:
     """One supervised process: its command line and restart bookkeeping."""
@@ -77,26 +69,6 @@ class Child:
     started: float = 0.0
     delay: float = 0.0
     restarts: int = 0
-
-
-def supported(module: str, flags: list[str]) -> list[str]:
-    """The flags that `python -m module --help` mentions (all of them if it cannot say).
-
-    The components are written in parallel with this supervisor; passing a flag
-    a component does not know would make it exit at once, so unknown ones are
-    dropped with a warning instead.
-    """
-    help_text = _flags_of(module)
-    if not help_text:
-        return flags
-    kept = []
-    for flag in flags:
-        name = flag.split("=", 1)[0]
-        if name in help_text:
-            kept.append(flag)
-        else:
-            log.warning("%s has no %s flag; not passing %s", module, name, flag)
-    return kept
 
 
 def kubelet_argv(args: argparse.Namespace, ip: str) -> list[str]:
@@ -111,7 +83,6 @@ def kubelet_argv(args: argparse.Namespace, ip: str) -> list[str]:
             f"--register-with-taints={CONTROL_PLANE_ROLE}=:NoSchedule",
             f"--node-labels={CONTROL_PLANE_ROLE}=",
         ]
-    flags = supported("kubelet", flags)
     return [sys.executable, "-m", "kubelab.launch", "kubelet", *flags, *args.kubelet_arg]
 
 
@@ -122,7 +93,6 @@ def proxy_argv(args: argparse.Namespace, ip: str) -> list[str]:
         f"--health-address={args.bind_address}:{args.proxy_health_port}",
         f"--node-ip={ip}",
     ]
-    flags = supported("kube_proxy", flags)
     return [sys.executable, "-m", "kubelab.launch", "kube_proxy", *flags, *args.proxy_arg]
 
 
