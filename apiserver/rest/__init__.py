@@ -53,7 +53,9 @@ async def serve(registry: RegistryLike, args: argparse.Namespace) -> Callable[[]
         server_address=f"{advertise or local_host}:{port}",
     )
     app = make_app(ctx)
-    runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+    # Watches and exec streams are long-lived: a stopping apiserver gives them
+    # two seconds, then closes them (clients resume elsewhere).
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=2.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context(files), reuse_address=True)
     await site.start()
