@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import prometheus_client
 import yaml
 from aiohttp import web
 
@@ -371,6 +372,11 @@ async def _non_resource(request: web.Request, ctx: RestContext, path: str) -> we
         return json_response(discovery.VERSION)
     if trimmed in ("/healthz", "/livez", "/readyz"):
         return web.Response(text="ok")
+    if trimmed == "/metrics":
+        return web.Response(
+            body=prometheus_client.generate_latest(),
+            headers={"Content-Type": prometheus_client.CONTENT_TYPE_LATEST},
+        )
     if trimmed == "/api":
         return json_response(discovery.api_versions(ctx.server_address))
     if trimmed == "/apis":

@@ -141,7 +141,8 @@ def api_group_list() -> JSON:
 
 def root_paths() -> JSON:
     """`GET /` (what `curl http://localhost:8001` shows through kubectl proxy)."""
-    paths = ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v2", "/openapi/v3"]
+    paths = ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/metrics", "/openapi/v2"]
+    paths.append("/openapi/v3")
     paths += ["/readyz", "/version"]
     for name, versions in groups().items():
         if name:
