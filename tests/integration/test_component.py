@@ -146,11 +146,11 @@ async def test_two_replicas_one_leader_and_handover_on_sigterm(
 ) -> None:
     timing = [
         "--leader-elect-lease-duration",
-        "4",
+        "8",
         "--leader-elect-renew-deadline",
-        "2",
+        "6",
         "--leader-elect-retry-period",
-        "0.5",
+        "1",
     ]
     one = Sample(apiserver.address, "one", tmp_path, *timing)
     samples.append(one)

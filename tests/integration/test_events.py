@@ -38,7 +38,7 @@ async def test_repeats_are_counted_on_one_event(api: APIClient) -> None:
         recorder.event(cm, NORMAL, "Synced", "configmap synced")
     recorder.event(cm, WARNING, "Failed", "could not do it")
     recorder.event(cm, NORMAL, "Synced", "another message")
-    await recorder.flush()
+    await recorder.flush(timeout=60)
 
     synced, failed, other = _three(await events_about(api, "default", "evented"))
     assert synced["count"] == 3
@@ -74,7 +74,7 @@ async def test_cluster_scoped_objects_get_their_events_in_default(api: APIClient
     }
     recorder = EventRecorder(api, "kubelet", "worker-x")
     recorder.event(node, NORMAL, "NodeReady", "Node worker-x status is now: NodeReady")
-    await recorder.flush()
+    await recorder.flush(timeout=60)
     (event,) = await events_about(api, "default", "worker-x")
     assert event["involvedObject"] == {
         "apiVersion": "v1",

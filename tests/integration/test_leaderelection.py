@@ -3,7 +3,7 @@ the leader dies the other takes over once the lease expires; a leader cut off
 from the apiserver steps down (its work cancelled) before anyone else starts;
 a paused leader that lost the lease refuses to write when it wakes up.
 
-Durations are short (4 s lease, 2 s renew deadline, 0.5 s retry period) so the
+Durations are short (6 s lease, 4 s renew deadline, 1 s retry period) so the
 tests run fast; every wait is a generous poll, never a timing assertion.
 """
 
@@ -29,7 +29,9 @@ pytestmark = pytest.mark.etcd
 
 LEASES = lookup("coordination.k8s.io", "v1", "leases")
 CONFIGMAPS = lookup("", "v1", "configmaps")
-TIMING = {"lease_duration": 4.0, "renew_deadline": 2.0, "retry_period": 0.5}
+# Short for fast tests, but with a renew deadline that tolerates a loaded
+# machine stalling the event loop for a few seconds.
+TIMING = {"lease_duration": 6.0, "renew_deadline": 4.0, "retry_period": 1.0}
 
 
 async def eventually(
@@ -112,7 +114,7 @@ async def test_one_leader_then_takeover_after_the_leader_dies(
             lease = await api1.get(LEASES, "takeover", namespace="kube-system")
             spec = lease["spec"]
             assert spec["holderIdentity"] == leader
-            assert spec["leaseDurationSeconds"] == 4
+            assert spec["leaseDurationSeconds"] == 6
             assert spec["leaseTransitions"] == 0
             assert spec["acquireTime"] and spec["renewTime"]
 
@@ -245,6 +247,12 @@ class Candidate:
             identity,
             "--namespace",
             namespace,
+            "--lease-duration",
+            str(TIMING["lease_duration"]),
+            "--renew-deadline",
+            str(TIMING["renew_deadline"]),
+            "--retry-period",
+            str(TIMING["retry_period"]),
             cwd=ROOT,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
