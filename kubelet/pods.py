@@ -266,9 +266,12 @@ def compute_pod_actions(
         return actions
 
     finished = app_containers_done(pod, observed) or init_failed_for_good(pod, observed)
+    if finished:
+        # Succeeded or Failed for good: nothing restarts; the sandbox goes too (upstream
+        # kills a terminal pod's sandbox), the exited containers stay for their logs.
+        actions.kill_pod = any(c.running for c in observed.containers)
+        return actions
     if sandbox is None or not sandbox.running:
-        if finished:
-            return actions
         # A pod without a live sandbox starts again from scratch (new network namespace).
         actions.kill_pod = any(c.running for c in observed.containers)
         actions.create_sandbox = True

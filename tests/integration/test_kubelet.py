@@ -889,3 +889,40 @@ async def test_interactive_exec_with_tty_and_attach(
     call.cancel()
     await attach_queue.put(None)
     assert b"got:ping" in seen
+
+
+async def test_completed_pod_succeeds_and_keeps_its_logs(
+    api: APIClient,
+    kubelet: KubeletProcess,
+    kubelet_stub: kubelet_pb2_grpc.KubeletStub,
+    docker_client: Any,
+) -> None:
+    await api.create(
+        PODS,
+        make_pod(
+            "job-like", kubelet.node, containers=[sh("c", "echo done")], restartPolicy="Never"
+        ),
+    )
+
+    async def succeeded() -> JSON | None:
+        pod = await get_pod(api, "job-like")
+        return pod if (pod.get("status") or {}).get("phase") == "Succeeded" else None
+
+    pod = await eventually(succeeded, what="phase Succeeded")
+    terminated = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert terminated["exitCode"] == 0 and terminated["reason"] == "Completed"
+
+    async def sandbox_stopped() -> bool:
+        running = docker_client.containers.list(
+            filters={"label": [f"io.kubelab.node={kubelet.node}", "io.kubelab.pod.name=job-like"]}
+        )
+        return not running
+
+    await eventually(sandbox_stopped, what="the finished pod's sandbox stopped")
+    chunks = [
+        c.data
+        async for c in kubelet_stub.Logs(
+            kubelet_pb2.LogsRequest(pod=kubelet_pb2.PodRef(namespace="default", name="job-like"))
+        )
+    ]
+    assert b"".join(chunks) == b"done\n"

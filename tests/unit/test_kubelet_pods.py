@@ -99,12 +99,13 @@ def test_crash_loop_backs_off_doubling() -> None:
 def test_restart_policy_decides_restarts() -> None:
     ok = c("web", state="exited", exit_code=0, finished=T0)
     bad = c("web", state="exited", exit_code=2, finished=T0)
+    # Finished pods restart nothing (only their sandbox is stopped).
     assert P.compute_pod_actions(
         pod(restartPolicy="Never"), observed(SANDBOX, bad), now=T0_S
-    ).is_noop()
+    ).start == []
     assert P.compute_pod_actions(
         pod(restartPolicy="OnFailure"), observed(SANDBOX, ok), now=T0_S
-    ).is_noop()
+    ).start == []
     assert P.compute_pod_actions(
         pod(restartPolicy="OnFailure"), observed(SANDBOX, bad), now=T0_S
     ).start == ["web"]
@@ -239,3 +240,14 @@ def test_qos_classes() -> None:
     assert P.qos_class(p) == "Guaranteed"
     p["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "1"}}
     assert P.qos_class(p) == "Burstable"
+
+
+def test_finished_pod_stops_its_sandbox_and_nothing_else() -> None:
+    ok = c("web", state="exited", exit_code=0, finished=T0)
+    a = P.compute_pod_actions(pod(restartPolicy="OnFailure"), observed(SANDBOX, ok), now=T0_S)
+    assert a.kill_pod and not a.start and not a.create_sandbox
+    failed_init = c("setup", P.INIT, state="exited", exit_code=1, finished=T0)
+    a = P.compute_pod_actions(
+        pod(init=["setup"], restartPolicy="Never"), observed(SANDBOX, failed_init), now=T0_S
+    )
+    assert a.kill_pod and a.next_init is None
