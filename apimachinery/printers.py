@@ -774,6 +774,30 @@ _register(
 _register("", "resourcequotas", [_NAME, _AGE, _c("Request")], _resourcequota_row)
 
 
+def _ingressclass_row(c: JSON) -> Row:
+    spec = c.get("spec") or {}
+    params = spec.get("parameters") or {}
+    text = "<none>"
+    if params:
+        group = params.get("apiGroup") or ""
+        kind = f"{params.get('kind', '')}.{group}" if group else str(params.get("kind", ""))
+        text = f"{kind}/{params.get('name', '')}"
+    return [_meta(c).get("name", ""), spec.get("controller", ""), text, _age(c)]
+
+
+def _limitrange_row(r: JSON) -> Row:
+    return [_meta(r).get("name", ""), _meta(r).get("creationTimestamp", "")]
+
+
+_register(
+    "networking.k8s.io",
+    "ingressclasses",
+    [_NAME, _c("Controller"), _c("Parameters"), _AGE],
+    _ingressclass_row,
+)
+_register("", "limitranges", [_NAME, _c("Created At")], _limitrange_row)
+
+
 def _generic_row(obj: JSON) -> Row:
     return [_meta(obj).get("name", ""), _age(obj)]
 
