@@ -91,9 +91,10 @@ class LeaderElector:
         while renewing the lease.
 
         Returns when leadership is lost (the callback is cancelled first) or
-        when the callback returns (the lease is then released). Cancelling
-        `run` cancels the callback and, with release_on_cancel, releases the
-        lease so another candidate takes over at once.
+        when the callback returns; raises what the callback raised. Cancelling
+        `run` cancels the callback. In every case but a lost lease, the lease
+        is then released when release_on_cancel is set, so that another
+        candidate takes over at once instead of waiting for it to expire.
         """
         await self.acquire()
         work = asyncio.create_task(on_started_leading(), name=f"leading {self.lease}")
