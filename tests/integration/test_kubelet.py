@@ -405,7 +405,7 @@ async def test_pod_runs_with_ip_env_logs_and_exec(
 
 
 async def test_crashing_container_restarts_with_backoff(
-    api: APIClient, kubelet: KubeletProcess
+    api: APIClient, kubelet: KubeletProcess, kubelet_stub: kubelet_pb2_grpc.KubeletStub
 ) -> None:
     await api.create(
         PODS, make_pod("crash", kubelet.node, containers=[sh("c", "echo boom; exit 2")])
@@ -427,6 +427,26 @@ async def test_crashing_container_restarts_with_backoff(
 
     cs = await eventually(crash_loop, what="CrashLoopBackOff")
     assert "back-off" in cs["state"]["waiting"]["message"]
+
+    # `kubectl logs --previous`: the last terminated instance's output.
+    chunks = [
+        c.data
+        async for c in kubelet_stub.Logs(
+            kubelet_pb2.LogsRequest(
+                pod=kubelet_pb2.PodRef(namespace="default", name="crash"), previous=True
+            )
+        )
+    ]
+    assert b"".join(chunks) == b"boom\n"
+
+    async def backoff_event() -> bool:
+        items = (await api.list(EVENTS, namespace="default"))["items"]
+        return any(
+            e["reason"] == "BackOff" and "Back-off restarting failed container c" in e["message"]
+            for e in items
+        )
+
+    await eventually(backoff_event, what="BackOff event")
 
 
 async def test_missing_image_and_run_as_non_root_are_reported(
