@@ -499,7 +499,7 @@ class Kubelet:
                 c.name,
                 NORMAL,
                 "Killing",
-                f"Stopping container {c.name}: {why}" if why else f"Stopping container {c.name}",
+                why or f"Stopping container {c.name}",
             )
             log.info("pod %s: stopping container %s (%s)", meta.key(pod), c.name, why)
             await self._stop_container(pod, c, grace, sandbox_ip)

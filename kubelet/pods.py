@@ -253,7 +253,7 @@ def compute_pod_actions(
             if name not in wanted:
                 for gone in inst:
                     if gone.running:
-                        actions.kill.append((gone, "no longer in the pod spec"))
+                        actions.kill.append((gone, f"Stopping container {gone.name}"))
                     else:
                         actions.remove.append(gone.id)
                 continue
@@ -317,7 +317,9 @@ def compute_pod_actions(
                 if should_restart(policy, 137):
                     actions.start.append(name)
             elif latest.spec_hash and latest.spec_hash != spec_hash(c):
-                actions.kill.append((latest, "Container spec changed, will be restarted"))
+                actions.kill.append(
+                    (latest, f"Container {name} definition changed, will be restarted")
+                )
                 actions.start.append(name)
             continue
         if latest.state == "created":
