@@ -28,7 +28,7 @@ from aiohttp import web
 from apimachinery import errors, printers, scheme
 from apimachinery.scheme import ResourceType
 from apiserver import auth
-from apiserver.rest import discovery, openapi_handlers, protobuf, streams
+from apiserver.rest import discovery, openapi_handlers, protobuf, proxy, streams
 from apiserver.rest.types import RegistryLike
 
 log = logging.getLogger("apiserver")
@@ -459,9 +459,15 @@ async def _resource(
             kubelet_port=ctx.kubelet_port,
         )
     if info.subresource == "proxy":
-        raise errors.MethodNotAllowed(message="the proxy subresource is not supported by kubelab")
-    base_verb = verb if verb != "deletecollection" else "deletecollection"
-    if not info.subresource and base_verb not in rt.verbs:
+        return await proxy.serve(
+            request,
+            ctx.registry,
+            rt=rt,
+            namespace=info.namespace,
+            name=info.name,
+            subpath=info.subpath,
+        )
+    if not info.subresource and verb not in rt.verbs:
         raise errors.MethodNotAllowed(
             message="the server does not allow this method on the requested resource"
         )

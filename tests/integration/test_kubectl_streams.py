@@ -273,3 +273,67 @@ def test_kubectl_port_forward(rest: Rest, node: str, running_pod: str) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+SELECTORLESS = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: web-svc
+spec:
+  ports:
+  - name: http
+    port: 8080
+    targetPort: 80
+---
+apiVersion: v1
+kind: Endpoints
+metadata:
+  name: web-svc
+subsets:
+- addresses:
+  - ip: {ip}
+  ports:
+  - name: http
+    port: 80
+"""
+
+
+def test_pod_and_service_proxy_through_kubectl_proxy(rest: Rest, node: str) -> None:
+    kubectl(rest, "-n", "streams", "apply", "-f", "-", stdin=WEB.format(node=node))
+
+    def pod_ip() -> str:
+        return kubectl(
+            rest, "-n", "streams", "get", "pod", "web", "-o", "jsonpath={.status.podIP}"
+        ).stdout
+
+    ip = eventually(pod_ip, timeout=90, what="pod web to get an IP")
+    kubectl(rest, "-n", "streams", "apply", "-f", "-", stdin=SELECTORLESS.format(ip=ip))
+    port = free_port()
+    env = {**os.environ, "KUBECONFIG": str(rest.kubeconfig)}
+    proxy = subprocess.Popen(
+        [kubectl_binary(), "proxy", f"--port={port}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proxy.stdout is not None
+        assert proxy.stdout.readline().startswith("Starting to serve on 127.0.0.1:")
+        base = f"http://127.0.0.1:{port}/api/v1/namespaces/streams"
+
+        def fetch(path: str) -> bytes | None:
+            try:
+                with urllib.request.urlopen(base + path, timeout=10) as r:
+                    return bytes(r.read())
+            except OSError:
+                return None
+
+        page = b"hello-from-pod\n"
+        assert eventually(lambda: fetch("/pods/web:80/proxy/index.html"), timeout=60) == page
+        assert fetch("/services/web-svc:http/proxy/index.html") == page
+        assert fetch("/services/web-svc/proxy/index.html") == page
+    finally:
+        proxy.terminate()
+        proxy.wait(10)
