@@ -41,6 +41,7 @@ from typing import Any
 import prometheus_client
 
 from apimachinery import errors, scheme, selectors
+from apimachinery import patch as patching
 from apimachinery.scheme import ResourceType
 from apiserver.admission import AdmissionContext, AdmissionPlugin
 from apiserver.store import Compacted, KeyValue, Store
@@ -110,6 +111,13 @@ def encode(obj: JSON) -> bytes:
 def _without_rv(obj: JSON) -> JSON:
     meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "resourceVersion"}
     return {**obj, "metadata": meta}
+
+
+def _without_managed_fields(obj: JSON) -> JSON:
+    meta = obj.get("metadata") or {}
+    if "managedFields" not in meta:
+        return obj
+    return {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
 
 
 def _parse_rv(value: str, what: str = "resourceVersion") -> int:
@@ -371,6 +379,10 @@ class Registry:
             self._check_size(obj)
             obj = copy.deepcopy(obj)
             self._check_kind(rt, obj)
+            if field_manager:
+                obj = patching.track_update(
+                    None, obj, manager=field_manager, api_version=rt.api_version
+                )
             meta = obj["metadata"]
             ns = self._namespace(rt, namespace, obj)
             if rt.namespaced:
@@ -697,6 +709,7 @@ class Registry:
                 subresource=subresource,
                 dry_run=dry_run,
                 field_validation=field_validation,
+                field_manager=field_manager,
                 create_from=obj if not subresource else None,
             )
 
@@ -711,9 +724,13 @@ class Registry:
         subresource: str = "",
         dry_run: bool = False,
         field_validation: str = "Strict",
+        field_manager: str = "",
         create_from: JSON | None = None,
     ) -> tuple[JSON, Warnings]:
-        """Read, apply `mutate(old) -> new`, admit, write if unchanged since the read."""
+        """Read, apply `mutate(old) -> new`, admit, write if unchanged since the read.
+
+        `field_manager` is credited with the fields the update changed
+        (managedFields, operation Update)."""
         key = self._key(rt, ns, name)
         for _ in range(WRITE_RETRIES):
             kv = await self.store.get(key)
@@ -723,7 +740,12 @@ class Registry:
                     fresh["metadata"].pop("resourceVersion", None)
                     fresh["metadata"]["name"] = name
                     return await self.create(
-                        rt, ns, fresh, dry_run=dry_run, field_validation=field_validation
+                        rt,
+                        ns,
+                        fresh,
+                        dry_run=dry_run,
+                        field_validation=field_validation,
+                        field_manager=field_manager,
                     )
                 raise errors.not_found(rt.resource, name, group=rt.group)
             if precondition and precondition != str(kv.mod_revision):
@@ -765,8 +787,13 @@ class Registry:
                 if precondition:
                     raise errors.conflict(rt.resource, name, group=rt.group)
                 continue
-            if new == old:
-                return new, ctx.warnings  # nothing changed: nothing to write
+            if _without_managed_fields(new) == _without_managed_fields(old):
+                return old, ctx.warnings  # nothing changed: nothing to write
+            if field_manager and subresource in ("", "status"):
+                new = patching.track_update(
+                    old, new, manager=field_manager, api_version=rt.api_version
+                )
+                new_meta = new["metadata"]
             if dry_run:
                 return new, ctx.warnings
             data = encode(new)
@@ -805,6 +832,8 @@ class Registry:
             else:
                 meta.pop(k, None)
         meta["name"] = old_meta.get("name")
+        if "managedFields" not in meta and "managedFields" in old_meta:
+            meta["managedFields"] = old_meta["managedFields"]
         if "namespace" in old_meta:
             meta["namespace"] = old_meta["namespace"]
         if _has_status(rt):
@@ -924,8 +953,6 @@ class Registry:
         field_validation: str = "Strict",
         force: bool = False,
     ) -> tuple[JSON, Warnings]:
-        from apimachinery import patch as patching  # owned by the REST layer's author
-
         if len(patch) > self.max_object_bytes:
             raise errors.too_large(self.max_object_bytes)
         ns = self._namespace(rt, namespace)
@@ -950,7 +977,6 @@ class Registry:
                         ns,
                         created,
                         dry_run=dry_run,
-                        field_manager=field_manager,
                         field_validation=field_validation,
                     )
                 except errors.AlreadyExists as e:
@@ -972,9 +998,8 @@ class Registry:
                     patched,
                     subresource=subresource,
                     dry_run=dry_run,
-                    field_manager=field_manager,
                     field_validation=field_validation,
-                )
+                )  # apply_patch has credited the field manager already
             except errors.Conflict as e:
                 if explicit_rv and explicit_rv != current_rv:
                     raise

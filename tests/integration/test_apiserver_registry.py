@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -111,3 +112,24 @@ async def test_namespace_lookup_sees_a_namespace_just_created(registry: Registry
     obj["metadata"]["namespace"] = "fresh"
     created, _ = await registry.create(CONFIGMAPS, "fresh", obj)
     assert created["metadata"]["namespace"] == "fresh"
+
+
+async def test_field_manager_is_credited_and_no_op_updates_write_nothing(
+    registry: Registry,
+) -> None:
+    created, _ = await registry.create(
+        CONFIGMAPS, "default", configmap("owned"), field_manager="creator"
+    )
+    managers = {e["manager"] for e in created["metadata"]["managedFields"]}
+    assert managers == {"creator"}
+    created["data"] = {"k": "edited"}
+    updated, _ = await registry.update(
+        CONFIGMAPS, "default", "owned", created, field_manager="editor"
+    )
+    entries = {e["manager"]: e for e in updated["metadata"]["managedFields"]}
+    assert entries["editor"]["operation"] == "Update"
+    assert "f:k" in json.dumps(entries["editor"]["fieldsV1"])
+    again, _ = await registry.update(
+        CONFIGMAPS, "default", "owned", updated, field_manager="editor"
+    )
+    assert again["metadata"]["resourceVersion"] == updated["metadata"]["resourceVersion"]
