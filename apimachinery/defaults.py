@@ -346,18 +346,11 @@ def default_cronjob(obj: JSON) -> None:
     spec.setdefault("suspend", False)
     spec.setdefault("successfulJobsHistoryLimit", 3)
     spec.setdefault("failedJobsHistoryLimit", 1)
+    # Only the pod template is defaulted here: the Job's own defaults (backoffLimit...)
+    # are filled when the CronJob controller creates the Job, as upstream.
     job_template = spec.get("jobTemplate")
     if isinstance(job_template, dict):
-        job_spec = _dict(job_template, "spec")
-        job_spec.setdefault("backoffLimit", 6)
-        if "completions" not in job_spec and "parallelism" not in job_spec:
-            job_spec["completions"] = 1
-            job_spec["parallelism"] = 1
-        job_spec.setdefault("parallelism", 1)
-        job_spec.setdefault("completionMode", "NonIndexed")
-        job_spec.setdefault("suspend", False)
-        job_spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
-        _default_template(job_spec, restart_policy=False)
+        _default_template(_dict(job_template, "spec"), restart_policy=False)
 
 
 # --- core -----------------------------------------------------------------------
@@ -373,7 +366,7 @@ def default_service(obj: JSON) -> None:
     svc_type = spec["type"]
     for port in _list(spec, "ports"):
         port.setdefault("protocol", "TCP")
-        if "targetPort" not in port and "port" in port and svc_type != "ExternalName":
+        if "targetPort" not in port and "port" in port:
             port["targetPort"] = port["port"]
     if svc_type != "ExternalName":
         spec.setdefault("internalTrafficPolicy", "Cluster")

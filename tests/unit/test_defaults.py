@@ -367,7 +367,7 @@ def test_cronjob_and_priority_class_defaults() -> None:
     spec = cj["spec"]
     assert (spec["concurrencyPolicy"], spec["suspend"]) == ("Allow", False)
     assert (spec["successfulJobsHistoryLimit"], spec["failedJobsHistoryLimit"]) == (3, 1)
-    assert spec["jobTemplate"]["spec"]["backoffLimit"] == 6
+    assert "backoffLimit" not in spec["jobTemplate"]["spec"]
     assert spec["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"] == "OnFailure"
     pc = admit(
         {
