@@ -299,7 +299,9 @@ subsets:
 """
 
 
-def test_pod_and_service_proxy_through_kubectl_proxy(rest: Rest, node: str) -> None:
+def test_pod_and_service_proxy_through_kubectl_proxy(
+    rest: Rest, node: str, running_pod: str
+) -> None:
     kubectl(rest, "-n", "streams", "apply", "-f", "-", stdin=WEB.format(node=node))
 
     def pod_ip() -> str:
