@@ -1280,7 +1280,68 @@ class Registry:
                     "subsets": subsets,
                 },
             )
+        await self._bootstrap_endpoint_slice(advertise_address, secure_port)
         log.info("endpoints default/kubernetes -> %s:%d", advertise_address, secure_port)
+
+    async def _bootstrap_endpoint_slice(self, address: str, port: int) -> None:
+        try:
+            slices = scheme.lookup("discovery.k8s.io", "v1", "endpointslices")
+        except errors.NotFound:
+            return
+        desired = {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {
+                "name": "kubernetes",
+                "namespace": "default",
+                "labels": {"kubernetes.io/service-name": "kubernetes"},
+            },
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
+            "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+        }
+        try:
+            current = await self.get(slices, "default", "kubernetes")
+        except errors.NotFound:
+            await self.create(slices, "default", desired)
+            return
+        if (current.get("endpoints"), current.get("ports")) != (
+            desired["endpoints"],
+            desired["ports"],
+        ):
+            current["endpoints"] = desired["endpoints"]
+            current["ports"] = desired["ports"]
+            await self.update(slices, "default", "kubernetes", current)
+
+    async def expire_events(self, ttl_s: float) -> int:
+        """Delete Events older than `ttl_s` (upstream's --event-ttl, 1 h): the
+        number deleted."""
+        events = scheme.lookup("", "v1", "events")
+        cutoff = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=ttl_s)
+        expired = 0
+        listed = await self.list(events, "", resource_version="0")
+        for ev in listed["items"]:
+            meta = ev.get("metadata") or {}
+            stamp = (
+                ev.get("lastTimestamp")
+                or (ev.get("series") or {}).get("lastObservedTime")
+                or ev.get("eventTime")
+                or meta.get("creationTimestamp")
+            )
+            try:
+                when = datetime.datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=datetime.UTC)
+            if when >= cutoff:
+                continue
+            try:
+                await self.delete(events, str(meta.get("namespace") or ""), str(meta["name"]))
+                expired += 1
+            except errors.NotFound:
+                pass
+        return expired
 
 
 def _ref(namespace: str, name: str) -> str:

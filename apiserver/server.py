@@ -58,6 +58,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=300.0,
         help="compact etcd history older than this (0 disables)",
     )
+    p.add_argument(
+        "--event-ttl-s",
+        type=float,
+        default=3600.0,
+        help="events older than this are deleted (checked at each compaction)",
+    )
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 
@@ -132,6 +138,13 @@ class APIServer:
                 previous = current
             except errors.APIError as e:
                 log.warning("etcd compaction failed: %s", e)
+            try:
+                assert self.registry is not None
+                expired = await self.registry.expire_events(self.args.event_ttl_s)
+                if expired:
+                    log.info("deleted %d events older than %.0fs", expired, self.args.event_ttl_s)
+            except errors.APIError as e:
+                log.warning("expiring old events failed: %s", e)
 
     # -- life cycle
 

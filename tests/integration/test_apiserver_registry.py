@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -133,3 +134,42 @@ async def test_field_manager_is_credited_and_no_op_updates_write_nothing(
         CONFIGMAPS, "default", "owned", updated, field_manager="editor"
     )
     assert again["metadata"]["resourceVersion"] == updated["metadata"]["resourceVersion"]
+
+
+def event(name: str, last: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": name, "namespace": "default"},
+        "involvedObject": {"kind": "ConfigMap", "name": "x", "namespace": "default"},
+        "reason": "Tested",
+        "message": "a test event",
+        "type": "Normal",
+        "source": {"component": "test"},
+        "count": 1,
+        "firstTimestamp": last,
+        "lastTimestamp": last,
+    }
+
+
+async def test_events_expire_after_their_ttl(registry: Registry) -> None:
+    events = scheme.lookup("", "v1", "events")
+    await registry.create(events, "default", event("old.1", "2020-01-01T00:00:00Z"))
+    await registry.create(
+        events, "default", event("fresh.1", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    )
+    deadline = time.monotonic() + 30
+    expired = 0
+    while expired < 1 and time.monotonic() < deadline:
+        expired += await registry.expire_events(3600)  # reads the watch cache
+        await asyncio.sleep(0.1)
+    assert expired == 1
+    left = await registry.list(events, "default")
+    assert [e["metadata"]["name"] for e in left["items"]] == ["fresh.1"]
+
+
+async def test_bootstrap_writes_the_kubernetes_endpoint_slice(registry: Registry) -> None:
+    slices = scheme.lookup("discovery.k8s.io", "v1", "endpointslices")
+    es = await registry.get(slices, "default", "kubernetes")
+    assert es["endpoints"][0]["addresses"] == ["127.0.0.1"]
+    assert es["metadata"]["labels"]["kubernetes.io/service-name"] == "kubernetes"
