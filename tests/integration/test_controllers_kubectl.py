@@ -209,3 +209,93 @@ def test_redis_seed_flow(cluster: Rest) -> None:
     assert "MinimumReplicasAvailable" in describe
     [row] = table(k(rest, "get", "deploy", "redis"))
     assert row[:4] == ["redis", "4/4", "4", "4"]
+
+
+def test_cascading_deletes_with_kubectl(cluster: Rest) -> None:
+    rest = cluster
+    for name in ("keep", "gone", "fg"):
+        k(rest, "create", "deployment", name, "--image=redis:alpine", "--replicas=2")
+    for name in ("keep", "gone", "fg"):
+        k(rest, "rollout", "status", f"deployment/{name}", "--timeout=60s")
+
+    # --cascade=orphan: the ReplicaSet and pods stay, without owner
+    k(rest, "delete", "deployment", "keep", "--cascade=orphan")
+    eventually(
+        lambda: "keep" not in k(rest, "get", "deploy", "-o", "name"),
+        timeout=30,
+        what="orphaning Deployment deleted",
+    )
+    rs = k(
+        rest, "get", "rs", "-l", "app=keep", "-o", "jsonpath={.items[*].metadata.ownerReferences}"
+    )
+    assert rs.strip() == ""
+    assert len(k(rest, "get", "pods", "-l", "app=keep", "-o", "name").split()) == 2
+
+    # background (default): everything goes
+    k(rest, "delete", "deployment", "gone")
+    eventually(
+        lambda: k(rest, "get", "rs,pods", "-l", "app=gone", "-o", "name").strip() == "",
+        timeout=30,
+        what="ReplicaSet and pods of a deleted Deployment gone",
+    )
+
+    # foreground: kubectl waits until the dependents are gone
+    k(rest, "delete", "deployment", "fg", "--cascade=foreground")
+    assert k(rest, "get", "rs,pods", "-l", "app=fg", "-o", "name").strip() == ""
+
+
+def test_statefulset_and_daemonset_rollout_with_kubectl(cluster: Rest) -> None:
+    rest = cluster
+    sts = """\
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+  namespace: seeds
+spec:
+  serviceName: db
+  replicas: 2
+  selector:
+    matchLabels:
+      app: db
+  template:
+    metadata:
+      labels:
+        app: db
+    spec:
+      containers:
+      - name: db
+        image: redis:alpine
+"""
+    k(rest, "apply", "-f", "-", stdin=sts)
+    out = k(rest, "rollout", "status", "statefulset/db", "--timeout=60s")
+    assert "partitioned roll out complete" in out or "roll out complete" in out
+    assert sorted(k(rest, "get", "pods", "-l", "app=db", "-o", "name").split()) == [
+        "pod/db-0",
+        "pod/db-1",
+    ]
+    k(rest, "set", "image", "statefulset/db", "db=redis:7-alpine")
+    k(rest, "rollout", "status", "statefulset/db", "--timeout=60s")
+    history = k(rest, "rollout", "history", "statefulset/db")
+    revisions = [line.split()[0] for line in history.splitlines() if line[:1].isdigit()]
+    assert revisions == ["1", "2"]
+
+    out = k(rest, "rollout", "undo", "statefulset/db")
+    assert "statefulset.apps/db rolled back" in out
+    k(rest, "rollout", "status", "statefulset/db", "--timeout=60s")
+
+    def images() -> set[str]:
+        out = k(
+            rest,
+            "get",
+            "pods",
+            "-l",
+            "app=db",
+            "-o",
+            "jsonpath={range .items[*]}{.spec.containers[0].image}{'\\n'}{end}",
+        )
+        return set(out.split())
+
+    eventually(
+        lambda: images() == {"redis:alpine"}, timeout=60, what="db pods back on redis:alpine"
+    )
