@@ -25,7 +25,7 @@ MANAGED_BY = "endpointslice-controller.k8s.io"
 MAX_ENDPOINTS = 100
 
 
-def endpoint_of(pod: Mapping[str, Any], publish_not_ready: bool) -> JSON:
+def endpoint_of(pod: Mapping[str, Any], publish_not_ready: bool, service_name: str = "") -> JSON:
     terminating = kube.deleting(pod)
     ready = kube.pod_is_ready(pod)
     ep: JSON = {
@@ -44,6 +44,9 @@ def endpoint_of(pod: Mapping[str, Any], publish_not_ready: bool) -> JSON:
     }
     if kube.node_name(pod):
         ep["nodeName"] = kube.node_name(pod)
+    spec = pod.get("spec") or {}
+    if service_name and spec.get("hostname") and spec.get("subdomain") == service_name:
+        ep["hostname"] = spec["hostname"]
     return ep
 
 
@@ -63,7 +66,9 @@ def desired_slices(
             number = resolve_target_port(sp, pod)
             if number is not None:
                 ports.append((str(sp.get("name") or ""), number, str(sp.get("protocol", "TCP"))))
-        groups.setdefault(tuple(sorted(ports)), []).append(endpoint_of(pod, publish))
+        groups.setdefault(tuple(sorted(ports)), []).append(
+            endpoint_of(pod, publish, kube.name(service))
+        )
     for eps in groups.values():
         eps.sort(key=lambda e: (e["addresses"][0], e["targetRef"]["name"]))
     return groups
