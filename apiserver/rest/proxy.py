@@ -134,7 +134,7 @@ async def serve(
                 headers=headers,
                 data=body,
                 allow_redirects=False,
-                ssl=False if scheme == "https" else True,
+                ssl=scheme != "https",
             ) as upstream,
         ):
             response = web.StreamResponse(status=upstream.status, reason=upstream.reason)

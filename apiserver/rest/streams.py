@@ -101,6 +101,30 @@ async def kubelet_address(
     return f"{host}:{port}", ref
 
 
+def container_not_running(pod: JSON, container: str) -> None:
+    """400 with the kubelet's wording when the container to exec in is known
+    not to run (per the pod's status)."""
+    meta = pod.get("metadata") or {}
+    spec_names = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
+    name = container or (spec_names[0] if len(spec_names) == 1 else "")
+    if not name:
+        return
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        if status.get("name") != name:
+            continue
+        state = status.get("state") or {}
+        if "waiting" in state:
+            reason = (state.get("waiting") or {}).get("reason") or "ContainerCreating"
+            raise errors.BadRequest(
+                message=f'container "{name}" in pod "{meta.get("name")}" is waiting to start: '
+                f"{reason}"
+            )
+        if "terminated" in state:
+            raise errors.BadRequest(
+                message=f'container "{name}" in pod "{meta.get("name")}" is terminated'
+            )
+
+
 async def serve(
     request: web.Request,
     registry: RegistryLike,
@@ -116,6 +140,11 @@ async def serve(
     if subresource == "log" and request.method != "GET":
         raise errors.MethodNotAllowed(message="log only supports GET")
     pod = await registry.get(rt, namespace, name)
+    # Check what can fail before the upgrade, so that kubectl (which retries a
+    # failed WebSocket upgrade over SPDY) shows the real reason.
+    address, ref = await kubelet_address(registry, pod, kubelet_port)
+    if subresource in ("exec", "attach"):
+        container_not_running(pod, request.query.get("container", ""))
     upgrade = request.headers.get("Upgrade", "").lower()
     if subresource in ("exec", "attach", "portforward") and upgrade != "websocket":
         raise errors.BadRequest(
@@ -129,7 +158,6 @@ async def serve(
                 message=f"kubelab serves pods/portforward over WebSocket with the "
                 f"{_PORTFORWARD_PROTOCOL} subprotocol (kubectl 1.31 or newer)"
             )
-    address, ref = await kubelet_address(registry, pod, kubelet_port)
     async with grpc.aio.insecure_channel(address) as channel:
         stub = kubelet_pb2_grpc.KubeletStub(channel)
         if subresource == "log":
