@@ -8,7 +8,8 @@ machines does not matter), the node's conditions become Unknown with
 upstream's "Kubelet stopped posting node status.", its pods are marked not
 ready (Services stop sending them traffic) and it gets the
 `node.kubernetes.io/unreachable` taints; a node whose kubelet reports
-Ready=False gets `node.kubernetes.io/not-ready` instead. The NoExecute taint is
+Ready=False gets `node.kubernetes.io/not-ready` instead, and a cordoned node
+`node.kubernetes.io/unschedulable:NoSchedule`. The NoExecute taint is
 what the taint eviction controller acts on. When heartbeats resume and the
 kubelet reports Ready, the taints go.
 
@@ -27,7 +28,8 @@ from controller_manager.base import JSON, Context, Controller
 LEASE_NAMESPACE = "kube-node-lease"
 UNREACHABLE = "node.kubernetes.io/unreachable"
 NOT_READY = "node.kubernetes.io/not-ready"
-MANAGED_TAINT_KEYS = (UNREACHABLE, NOT_READY)
+UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
+MANAGED_TAINT_KEYS = (UNREACHABLE, NOT_READY, UNSCHEDULABLE)
 CONDITION_TYPES = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
 
 
@@ -41,17 +43,20 @@ class NodeHealth:
     ready_status: str
 
 
-def desired_taints(ready_status: str | None) -> list[tuple[str, str]]:
-    """(key, effect) of the taints a node's Ready status calls for."""
+def desired_taints(ready_status: str | None, unschedulable: bool = False) -> list[tuple[str, str]]:
+    """(key, effect) of the taints a node's Ready status (and cordon) call for."""
+    wanted = [(UNSCHEDULABLE, "NoSchedule")] if unschedulable else []
     if ready_status == "True":
-        return []
+        return wanted
     key = NOT_READY if ready_status == "False" else UNREACHABLE
-    return [(key, "NoSchedule"), (key, "NoExecute")]
+    return [*wanted, (key, "NoSchedule"), (key, "NoExecute")]
 
 
-def reconcile_taints(taints: list[JSON], ready_status: str | None, now: float) -> list[JSON] | None:
+def reconcile_taints(
+    taints: list[JSON], ready_status: str | None, now: float, *, unschedulable: bool = False
+) -> list[JSON] | None:
     """The node's taints with the managed ones as they should be; None when unchanged."""
-    wanted = desired_taints(ready_status)
+    wanted = desired_taints(ready_status, unschedulable)
     kept = [t for t in taints if t.get("key") not in MANAGED_TAINT_KEYS]
     current = {
         (t.get("key"), t.get("effect")) for t in taints if t.get("key") in MANAGED_TAINT_KEYS
@@ -71,6 +76,10 @@ def reconcile_taints(taints: list[JSON], ready_status: str | None, now: float) -
             taint["timeAdded"] = kube.rfc3339(now)
         new.append(taint)
     return new
+
+
+def _taint_list(taints: list[JSON]) -> str:
+    return ", ".join(f"{t.get('key')}:{t.get('effect')}" for t in taints) or "none"
 
 
 def conditions_unknown(node: JSON, now: float) -> JSON | None:
@@ -198,7 +207,13 @@ class NodeLifecycleController(Controller):
             return
         if status != "True":
             await self.mark_pods_not_ready(key)
-        taints = reconcile_taints(list((node.get("spec") or {}).get("taints") or []), status, now)
+        spec = node.get("spec") or {}
+        taints = reconcile_taints(
+            list(spec.get("taints") or []),
+            status,
+            now,
+            unschedulable=bool(spec.get("unschedulable")),
+        )
         if taints is not None:
             new = kube.deepcopy(node)
             spec = new.setdefault("spec", {})
@@ -208,7 +223,7 @@ class NodeLifecycleController(Controller):
                 spec.pop("taints", None)
             await self.api.update(kube.NODES, new)
             if status == "True":
-                self.log.info("node %s is Ready again: taints removed", key)
+                self.log.info("node %s: taints now %s", key, _taint_list(taints))
             else:
                 self.log.info(
                     "node %s tainted %s:NoExecute",

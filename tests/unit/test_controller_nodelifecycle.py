@@ -146,3 +146,21 @@ async def test_pod_gc_force_deletes_orphans_and_stuck_terminating_pods() -> None
     # an orphan only on the second pass that still finds its node missing
     await ctl.sync("podgc")
     assert {a[3] for a in c.writes("delete")} == {"stuck", "unscheduled", "orphan"}
+
+
+async def test_cordoned_node_gets_the_unschedulable_taint() -> None:
+    c = FakeCluster()
+    cordoned = node()
+    cordoned["spec"]["unschedulable"] = True
+    c.add(kube.NODES, cordoned)
+    ctl = NodeLifecycleController(c.context())
+    await ctl.sync("n1")
+    n = c.get_obj(kube.NODES, "n1")
+    assert n is not None
+    assert n["spec"]["taints"] == [
+        {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
+    ]
+    n["spec"]["unschedulable"] = False
+    await ctl.sync("n1")
+    n = c.get_obj(kube.NODES, "n1")
+    assert n is not None and "taints" not in n["spec"]
