@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from kubelab import cluster, config, kubeconfig, node
+from kubelab import cluster, config, images, kubeconfig, node
 
 ADMIN = {
     "apiVersion": "v1",
@@ -99,3 +99,38 @@ def test_restart_delay_grows_only_in_a_crash_loop() -> None:
     assert node.restart_delay(0.1, ran_for=0.5) == 0.2
     assert node.restart_delay(4.0, ran_for=0.5) == 5.0
     assert node.restart_delay(5.0, ran_for=30) == 0.1
+
+
+def test_an_image_is_rebuilt_exactly_when_its_inputs_change(tmp_path: Path) -> None:
+    spec = images.ImageSpec(name="x:1", directory="x", build_args={"A": "1"})
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "f").write_text("one")
+    first = images.context_hash(tmp_path, spec)
+    assert images.context_hash(tmp_path, spec) == first
+    (tmp_path / "sub" / "f").write_text("two")
+    second = images.context_hash(tmp_path, spec)
+    assert second != first
+    other_args = images.ImageSpec(name="x:1", directory="x", build_args={"A": "2"})
+    assert images.context_hash(tmp_path, other_args) != second
+
+
+def test_every_image_the_seeds_use_is_built_locally() -> None:
+    tags = {tag for spec in images.SPECS for tag in (spec.name, *spec.aliases)}
+    for image in (
+        "nginx:latest",
+        "nginx:1.19",
+        "nginx:alpine",
+        "busybox:latest",
+        "alpine:latest",
+        "redis:alpine",
+        "redis:5.0.12-alpine",
+        "redis:6-alpine",
+        "kubelab/pause:3.9",
+        "kubelab/webapp:v1",
+        "kubelab/webapp:v2",
+        "kubelab/etcd:3.5",
+        config.KUBELAB_IMAGE,
+    ):
+        assert image in tags
+    assert images.requirements() and all("==" in r for r in images.requirements())
