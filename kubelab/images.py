@@ -279,6 +279,8 @@ def build_image(spec: ImageSpec, *, rebuild: bool, log: Path) -> bool:
             _tag_aliases(spec, log)
             return False
         cmd = ["docker", "build", "-q", "-t", spec.name, "--label", f"{HASH_LABEL}={want}"]
+        if rebuild:
+            cmd.append("--no-cache")
         for key, value in spec.build_args.items():
             cmd += ["--build-arg", f"{key}={value}"]
         env = {**os.environ, "DOCKER_BUILDKIT": "0"}
