@@ -805,3 +805,40 @@ async def test_patch_merge_strategic_and_apply(api: APIClient) -> None:
     assert applied["data"] == {"k": "v"}
     with pytest.raises(errors.NotFound):
         await api.patch(CONFIGMAPS, "absent", {"data": {}}, namespace="default")
+
+
+async def test_bad_input_gets_the_right_status_and_stores_nothing(api: APIClient) -> None:
+    before = await api.list(CONFIGMAPS, namespace="default")
+    pods_before = await api.list(PODS, namespace="default")
+
+    async def refused(rt: scheme.ResourceType, obj: dict[str, Any]) -> errors.APIError:
+        with pytest.raises(errors.APIError) as e:
+            await api.create(rt, obj)
+        return e.value
+
+    bad_name = await refused(CONFIGMAPS, configmap("Bad_Name"))
+    assert isinstance(bad_name, errors.Invalid)
+    assert [c.field for c in bad_name.causes] == ["metadata.name"]
+    long_label = configmap("long-label")
+    long_label["metadata"]["labels"] = {"app": "x" * 64}
+    e = await refused(CONFIGMAPS, long_label)
+    assert isinstance(e, errors.Invalid) and e.causes[0].field == "metadata.labels"
+    bad_quantity = pod("bad-quantity")
+    bad_quantity["spec"]["containers"][0]["resources"] = {"limits": {"memory": "12 GB"}}
+    e = await refused(PODS, bad_quantity)
+    # As upstream: an unparsable quantity fails decoding (400), not validation.
+    assert isinstance(e, errors.BadRequest)
+    assert "quantities must match the regular expression" in str(e)
+    unknown = configmap("unknown-field")
+    unknown["spec"] = {"foo": 1}
+    e = await refused(CONFIGMAPS, unknown)
+    assert isinstance(e, errors.BadRequest)
+    assert 'unknown field "spec"' in str(e)
+    wrong_kind = configmap("wrong-kind")
+    wrong_kind["kind"] = "Gadget"
+    assert isinstance(await refused(CONFIGMAPS, wrong_kind), errors.BadRequest)
+    missing_ns = configmap("lost", namespace="does-not-exist")
+    assert isinstance(await refused(CONFIGMAPS, missing_ns), errors.NotFound)
+    after = await api.list(CONFIGMAPS, namespace="default")
+    assert after["items"] == before["items"]
+    assert (await api.list(PODS, namespace="default"))["items"] == pods_before["items"]
