@@ -339,3 +339,26 @@ def test_pod_and_service_proxy_through_kubectl_proxy(
     finally:
         proxy.terminate()
         proxy.wait(10)
+
+
+def test_official_python_client_exec_and_logs(rest: Rest, running_pod: str) -> None:
+    import kubernetes
+    import kubernetes.stream
+
+    k8s: Any = kubernetes
+    api_client = k8s.config.new_client_from_config(config_file=str(rest.kubeconfig))
+    core = k8s.client.CoreV1Api(api_client)
+    out = kubernetes.stream.stream(
+        core.connect_get_namespaced_pod_exec,
+        running_pod,
+        "streams",
+        command=["sh", "-c", "echo from-exec"],
+        stderr=True,
+        stdin=False,
+        stdout=True,
+        tty=False,
+    )
+    assert out == "from-exec\n"
+    logs = core.read_namespaced_pod_log(running_pod, "streams", tail_lines=1)
+    assert logs.startswith("line ")
+    api_client.close()
