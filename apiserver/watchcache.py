@@ -164,6 +164,7 @@ class WatchCache:
         self._bookmarks: asyncio.Task[None] | None = None
         self.etcd_watches = 0
         self._listed_at = 0
+        self.broken = False
 
     # -- life cycle
 
@@ -210,12 +211,14 @@ class WatchCache:
                     self.history.clear()
                     self.oldest = start - 1
             except Exception as e:
-                log.warning(
+                # Once per outage at warning level: 26 resources fail together.
+                (log.debug if self.broken else log.warning)(
                     "watch of %s in etcd broke (%s); resuming from revision %d",
                     self.rt.resource,
                     e,
                     self.revision + 1,
                 )
+                self.broken = True
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
                 if self.synced.is_set():
@@ -269,6 +272,9 @@ class WatchCache:
             if not self.synced.is_set():
                 fence_task = asyncio.create_task(self._fence())
             async for batch in self.store.watch(self.prefix, start):
+                if self.broken:
+                    self.broken = False
+                    log.info("watch of %s in etcd resumed", self.rt.resource)
                 for ev in batch.events:
                     self._apply(ev)
                 if batch.events:
