@@ -24,8 +24,10 @@ from typing import Any
 import prometheus_client
 import yaml
 from aiohttp import web
+from multidict import CIMultiDict
 
 from apimachinery import errors, printers, scheme
+from apimachinery import patch as patches
 from apimachinery.scheme import ResourceType
 from apiserver import auth
 from apiserver.rest import discovery, openapi_handlers, protobuf, proxy, streams
@@ -36,7 +38,6 @@ log = logging.getLogger("apiserver")
 JSON = dict[str, Any]
 MAX_BODY_BYTES = 3 * 1024 * 1024  # upstream's request body limit
 _PUBLIC = {"/healthz", "/livez", "/readyz", "/version"}
-USER_KEY = "kubelab.user"
 
 
 @dataclass
@@ -69,9 +70,11 @@ def _dumps(obj: Any) -> bytes:
 
 
 def json_response(obj: Any, status: int = 200, warnings: list[str] | None = None) -> web.Response:
-    headers = {}
-    if warnings:
-        headers["Warning"] = ", ".join(f'299 - "{w}"' for w in warnings)
+    headers: CIMultiDict[str] = CIMultiDict()
+    for warning in warnings or []:
+        # One header per warning, as upstream; kubectl prints each as "Warning: ...".
+        text = warning.replace("\\", "\\\\").replace('"', '\\"')
+        headers.add("Warning", f'299 - "{text}"')
     return web.Response(
         body=_dumps(obj), status=status, content_type="application/json", headers=headers
     )
@@ -325,7 +328,6 @@ async def _handle(request: web.Request, ctx: RestContext) -> web.StreamResponse:
                 name=request.headers["Impersonate-User"],
             )
         user = auth.impersonate(user, request.headers)
-    request[USER_KEY] = user
 
     info = parse_path(request.method, path, request.query)
     if info is None:
@@ -701,8 +703,6 @@ async def _patch(
 ) -> web.StreamResponse:
     body = await read_body(request)
     ctype = request.content_type.lower()
-    from apimachinery import patch as patches
-
     if ctype not in patches.PATCH_TYPES:
         raise errors.UnsupportedMediaType(
             message=f"the body of the request was in an unknown format - accepted media types "

@@ -478,6 +478,14 @@ def test_error_cases(rest: Rest, tmp_path: Path) -> None:
     res = kubectl(rest, "-n", ns, "create", "configmap", "c1", check=False)
     assert 'configmaps "c1" already exists' in res.stderr
 
+    lenient = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: lenient\nfoo: 1\nbar: 2\n"
+    res = kubectl(
+        rest, "-n", ns, "apply", "--validate=warn", "-f", write(tmp_path, "w.yaml", lenient)
+    )
+    assert res.stdout.strip() == "configmap/lenient created"
+    assert 'Warning: unknown field "foo"' in res.stderr
+    assert 'Warning: unknown field "bar"' in res.stderr
+
     broken = write(tmp_path, "broken.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: [\n")
     res = kubectl(rest, "-n", ns, "apply", "-f", broken, check=False)
     assert res.returncode != 0
