@@ -842,3 +842,33 @@ async def test_bad_input_gets_the_right_status_and_stores_nothing(api: APIClient
     after = await api.list(CONFIGMAPS, namespace="default")
     assert after["items"] == before["items"]
     assert (await api.list(PODS, namespace="default"))["items"] == pods_before["items"]
+
+
+async def test_sigterm_ends_watches_and_exits_cleanly(
+    api: APIClient, apiserver: ApiserverProcess
+) -> None:
+    rv = (await api.list(CONFIGMAPS, namespace="default"))["metadata"]["resourceVersion"]
+    ended = asyncio.Event()
+
+    async def watch() -> None:
+        try:
+            async for _ in api.watch(CONFIGMAPS, namespace="default", resource_version=rv):
+                pass
+        except errors.ServiceUnavailable:
+            pass
+        ended.set()
+
+    task = asyncio.create_task(watch())
+
+    async def registered() -> bool:
+        m = metrics(apiserver)
+        return m.get('apiserver_registered_watchers{resource="configmaps"}', 0) >= 1
+
+    await eventually(registered, what="the watch to be registered")
+    assert apiserver.proc is not None
+    apiserver.proc.terminate()
+    code = await asyncio.to_thread(apiserver.proc.wait, 30)
+    assert code == 0
+    await asyncio.wait_for(ended.wait(), 30)
+    await task
+    assert "stopped" in apiserver.log.read_text()
