@@ -407,6 +407,12 @@ def _keep_service_cluster_ip(gvk: tuple[str, str], obj: JSON, old: JSON) -> None
         spec["clusterIP"] = old_spec["clusterIP"]
         if "clusterIPs" in old_spec:
             spec["clusterIPs"] = copy.deepcopy(old_spec["clusterIPs"])
+    # As upstream's dropTypeDependentFields: leaving NodePort/LoadBalancer drops
+    # the fields only those types may carry, when the client left them as stored.
+    if spec.get("type", "ClusterIP") in ("ClusterIP", "ExternalName"):
+        for field in ("externalTrafficPolicy", "allocateLoadBalancerNodePorts"):
+            if field in spec and spec[field] == old_spec.get(field):
+                del spec[field]
 
 
 def _status_update(obj: JSON, old: JSON) -> JSON:
