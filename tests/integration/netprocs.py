@@ -78,7 +78,7 @@ async def eventually(
     while True:
         try:
             return await check()
-        except (AssertionError, OSError, TimeoutError, errors.APIError) as e:
+        except (AssertionError, LookupError, OSError, TimeoutError, errors.APIError) as e:
             last = e
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not reached within {within}s: {last!r}")
