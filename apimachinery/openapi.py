@@ -30,6 +30,30 @@ from apimachinery.scheme import ResourceType
 JSON = dict[str, Any]
 _V3_REF = "#/components/schemas/"
 
+# Fields upstream marks required (kubectl explain shows "-required-").
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    "PodSpec": ("containers",),
+    "Container": ("name",),
+    "ContainerPort": ("containerPort",),
+    "EnvVar": ("name",),
+    "Volume": ("name",),
+    "VolumeMount": ("name", "mountPath"),
+    "KeyToPath": ("key", "path"),
+    "ConfigMapKeySelector": ("key",),
+    "SecretKeySelector": ("key",),
+    "HTTPGetAction": ("port",),
+    "TCPSocketAction": ("port",),
+    "ServicePort": ("port",),
+    "DeploymentSpec": ("selector", "template"),
+    "ReplicaSetSpec": ("selector",),
+    "StatefulSetSpec": ("selector", "template"),
+    "DaemonSetSpec": ("selector", "template"),
+    "JobSpec": ("template",),
+    "CronJobSpec": ("schedule", "jobTemplate"),
+    "LabelSelectorRequirement": ("key", "operator"),
+    "OwnerReference": ("apiVersion", "kind", "name", "uid"),
+}
+
 # Models of list fields whose merge key depends on where the list sits.
 _CONTAINER_MODELS = {"Container", "EphemeralContainer"}
 
@@ -100,6 +124,11 @@ def _schemas() -> dict[str, JSON]:
             elif field_name in ("finalizers",):
                 prop["x-kubernetes-patch-strategy"] = "merge"
                 prop["x-kubernetes-list-type"] = "set"
+    for model_name, required in _REQUIRED.items():
+        props = (defs.get(model_name) or {}).get("properties") or {}
+        present = [f for f in required if f in props]
+        if present:
+            defs[model_name]["required"] = present
     for (api_version, kind), model in models.MODELS.items():
         name = model.__name__
         if name not in defs:

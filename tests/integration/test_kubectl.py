@@ -169,7 +169,7 @@ def test_explain(rest: Rest) -> None:
     out = kubectl(rest, "explain", "pods.spec").stdout
     assert "KIND:" in out and "Pod" in out
     assert "FIELD: spec" in out
-    assert "containers" in out and "<[]Container>" in out
+    assert "containers\t<[]Container> -required-" in out
     out = kubectl(rest, "explain", "pods").stdout
     assert "spec\t<PodSpec>" in out or "spec" in out
 
