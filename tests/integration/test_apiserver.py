@@ -16,7 +16,7 @@ import pytest
 from apimachinery import errors, scheme
 from client.api import APIClient
 from genproto import api_pb2
-from tests.processes import ApiserverProcess, EtcdProcess
+from tests.processes import ApiserverProcess, EtcdProcess, http_ok
 
 pytestmark = pytest.mark.etcd
 
@@ -747,7 +747,16 @@ async def test_etcd_outage_no_success_while_down_and_recovery(
     for i in range(3):
         with pytest.raises((errors.ServiceUnavailable, errors.Timeout, errors.InternalError)):
             await api.create(CONFIGMAPS, configmap(f"during-{i}"))
+
+    async def ready() -> bool:
+        return await asyncio.to_thread(http_ok, f"{apiserver.health_url}/readyz")
+
+    async def not_ready() -> bool:
+        return not await ready()
+
+    await eventually(not_ready, what="/readyz to fail while etcd is down")
     await asyncio.to_thread(etcd.start)
+    await eventually(ready, what="/readyz to pass once etcd is back")
 
     async def writable() -> bool:
         try:
