@@ -8,6 +8,7 @@ into the same exception class.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -215,16 +216,18 @@ class APIServicer(api_pb2_grpc.APIServicer):  # type: ignore[misc]
     ) -> AsyncIterator[api_pb2.WatchEvent]:
         try:
             rt = resource_type(request.ref)
-            async for etype, obj, ev in self.registry.watch_events(
+            events = self.registry.watch_events(
                 rt,
                 request.ref.namespace,
                 resource_version=request.ref.resource_version,
                 label_selector=request.label_selector,
                 field_selector=request.field_selector,
                 allow_bookmarks=request.allow_bookmarks,
-            ):
-                data = ev.encoded if ev is not None else _dumps(obj)
-                yield api_pb2.WatchEvent(type=etype, object=data)
+            )
+            async with contextlib.aclosing(events):
+                async for etype, obj, ev in events:
+                    data = ev.encoded if ev is not None else _dumps(obj)
+                    yield api_pb2.WatchEvent(type=etype, object=data)
         except errors.Gone as e:
             # As upstream: the stream carries an ERROR event with the Status.
             yield api_pb2.WatchEvent(type="ERROR", object=_dumps(e.to_status()))

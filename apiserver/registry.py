@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import copy
 import datetime
 import json
@@ -34,7 +35,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -1170,17 +1171,20 @@ class Registry:
         label_selector: str = "",
         field_selector: str = "",
         allow_bookmarks: bool = False,
-    ) -> AsyncIterator[tuple[str, JSON]]:
+    ) -> AsyncGenerator[tuple[str, JSON], None]:
         """(type, object) events; objects are the caller's to change."""
-        async for etype, obj, _ in self.watch_events(
+        events = self.watch_events(
             rt,
             namespace,
             resource_version=resource_version,
             label_selector=label_selector,
             field_selector=field_selector,
             allow_bookmarks=allow_bookmarks,
-        ):
-            yield etype, copy.deepcopy(obj)
+        )
+        # aclosing: a consumer that stops early unregisters the watcher at once.
+        async with contextlib.aclosing(events):
+            async for etype, obj, _ in events:
+                yield etype, copy.deepcopy(obj)
 
     async def watch_events(
         self,
@@ -1191,7 +1195,7 @@ class Registry:
         label_selector: str = "",
         field_selector: str = "",
         allow_bookmarks: bool = False,
-    ) -> AsyncIterator[Delivery]:
+    ) -> AsyncGenerator[Delivery, None]:
         """Events as the watch cache delivers them, shared between watchers
         (never change them): (type, object, cache event with its encoded JSON
         or None)."""
@@ -1206,8 +1210,10 @@ class Registry:
             selectors.parse_field_selector(rt, field_selector),
         )
         rv = None if resource_version in ("", "0") else _parse_rv(resource_version)
-        async for item in self.cache(rt).watch(flt, rv, bookmarks=allow_bookmarks):
-            yield item
+        deliveries = self.cache(rt).watch(flt, rv, bookmarks=allow_bookmarks)
+        async with contextlib.aclosing(deliveries):
+            async for item in deliveries:
+                yield item
 
     # -- bootstrap
 

@@ -28,7 +28,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -421,7 +421,7 @@ class WatchCache:
 
     async def watch(
         self, flt: Filter, resource_version: int | None, *, bookmarks: bool = False
-    ) -> AsyncIterator[Delivery]:
+    ) -> AsyncGenerator[Delivery, None]:
         """Events for `flt` after `resource_version`; None = the current
         objects as ADDED first. Raises Gone for a version out of the window."""
         if resource_version is not None:

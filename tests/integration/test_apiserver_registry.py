@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -173,3 +174,15 @@ async def test_bootstrap_writes_the_kubernetes_endpoint_slice(registry: Registry
     es = await registry.get(slices, "default", "kubernetes")
     assert es["endpoints"][0]["addresses"] == ["127.0.0.1"]
     assert es["metadata"]["labels"]["kubernetes.io/service-name"] == "kubernetes"
+
+
+async def test_a_watch_closed_early_unregisters_its_watcher(registry: Registry) -> None:
+    cache = registry.cache(CONFIGMAPS)
+    await registry.create(CONFIGMAPS, "default", configmap("early"))
+    events = registry.watch(CONFIGMAPS, "default")
+    async with contextlib.aclosing(events):
+        async for etype, obj in events:
+            assert (etype, obj["metadata"]["name"]) == ("ADDED", "early")
+            assert len(cache.watchers) == 1
+            break
+    assert len(cache.watchers) == 0
