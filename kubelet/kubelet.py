@@ -510,9 +510,16 @@ class Kubelet:
         sandbox = observed.sandbox()
         sandbox_id = sandbox.id if sandbox and sandbox.running else ""
         pod_ip = sandbox.ip if sandbox and sandbox.running else ""
+        sandbox_attempt = sandbox.attempt if sandbox else 0
         if actions.create_sandbox:
-            sandbox_id, pod_ip = await self._create_sandbox(pod, actions.sandbox_attempt)
-            observed = podlib.ObservedPod(uid=uid)  # a fresh start: attempts restart at 0
+            sandbox_attempt = actions.sandbox_attempt
+            try:
+                sandbox_id, pod_ip = await self._create_sandbox(pod, sandbox_attempt)
+            except RuntimeError_ as e:
+                self.recorder.event(
+                    pod, WARNING, "FailedCreatePodSandBox", f"Failed to create pod sandbox: {e}"
+                )
+                raise
         if not sandbox_id:
             return
         to_start: list[tuple[str, str]] = []
@@ -530,7 +537,14 @@ class Kubelet:
         await asyncio.gather(
             *(
                 self._start_container(
-                    pod, name, kind, observed, sandbox_id=sandbox_id, pod_ip=pod_ip, objects=objects
+                    pod,
+                    name,
+                    kind,
+                    observed,
+                    sandbox_id=sandbox_id,
+                    sandbox_attempt=sandbox_attempt,
+                    pod_ip=pod_ip,
+                    objects=objects,
                 )
                 for name, kind in to_start
             )
@@ -702,6 +716,7 @@ class Kubelet:
         observed: podlib.ObservedPod,
         *,
         sandbox_id: str,
+        sandbox_attempt: int,
         pod_ip: str,
         objects: dict[tuple[str, str], JSON | None],
     ) -> None:
@@ -730,6 +745,7 @@ class Kubelet:
                 kind=kind,
                 attempt=attempt,
                 sandbox_id=sandbox_id,
+                sandbox_attempt=sandbox_attempt,
                 env=env,
                 image_user=info.user,
             )

@@ -33,6 +33,7 @@ LABEL_CONTAINER = "io.kubelab.container"
 LABEL_CLUSTER = "io.kubelab.cluster"
 LABEL_KIND = "io.kubelab.container.kind"
 LABEL_ATTEMPT = "io.kubelab.container.attempt"
+LABEL_SANDBOX_ATTEMPT = "io.kubelab.sandbox.attempt"
 LABEL_HASH = "io.kubelab.container.hash"
 LABEL_GRACE = "io.kubelab.pod.grace-period"
 
@@ -46,6 +47,8 @@ class ObservedContainer:
     kind: str  # SANDBOX, INIT or APP
     name: str  # the pod's container name ("" for the sandbox)
     attempt: int = 0
+    # The attempt of the sandbox this container was made for (0 for sandboxes).
+    sandbox_attempt: int = 0
     state: str = "running"  # created | running | exited
     exit_code: int = 0
     oom_killed: bool = False
@@ -81,11 +84,19 @@ class ObservedPod:
         return boxes[-1] if boxes else None
 
     def instances(self, name: str, kind: str) -> list[ObservedContainer]:
-        """All instances of one container, oldest attempt first."""
+        """All instances of one container, oldest first (by sandbox, then attempt)."""
         return sorted(
             (c for c in self.containers if c.kind == kind and c.name == name),
-            key=lambda c: c.attempt,
+            key=lambda c: (c.sandbox_attempt, c.attempt),
         )
+
+    def current(self, name: str, kind: str, sandbox: ObservedContainer) -> ObservedContainer | None:
+        """The latest instance made for `sandbox` (older sandboxes' instances do not count:
+        a new sandbox runs the init containers again and starts every app container)."""
+        latest = self.latest(name, kind)
+        if latest is None or latest.sandbox_attempt != sandbox.attempt:
+            return None
+        return latest
 
     def latest(self, name: str, kind: str = APP) -> ObservedContainer | None:
         inst = self.instances(name, kind)
@@ -285,7 +296,7 @@ def compute_pod_actions(
 
     # Init containers, one at a time, in order.
     for c in _containers(pod, "initContainers"):
-        latest = observed.latest(c["name"], INIT)
+        latest = observed.current(c["name"], INIT, sandbox)
         if latest is None:
             actions.next_init = c["name"]
             return actions
@@ -307,7 +318,7 @@ def compute_pod_actions(
     # App containers.
     for c in _containers(pod, "containers"):
         name = c["name"]
-        latest = observed.latest(name)
+        latest = observed.current(name, APP, sandbox)
         if latest is None:
             actions.start.append(name)
             continue

@@ -90,8 +90,9 @@ def _observed(attrs: Mapping[str, Any], network: str) -> podlib.ObservedContaine
         ip = str(next(iter(nets.values())).get("IPAddress") or "")
     try:
         attempt = int(labels.get(podlib.LABEL_ATTEMPT, "0"))
+        sandbox_attempt = int(labels.get(podlib.LABEL_SANDBOX_ATTEMPT, "0"))
     except ValueError:
-        attempt = 0
+        attempt = sandbox_attempt = 0
     return podlib.ObservedContainer(
         id=str(attrs.get("Id", "")),
         pod_uid=str(labels.get(podlib.LABEL_UID, "")),
@@ -100,6 +101,7 @@ def _observed(attrs: Mapping[str, Any], network: str) -> podlib.ObservedContaine
         if labels.get(podlib.LABEL_KIND) == podlib.SANDBOX
         else str(labels.get(podlib.LABEL_CONTAINER, "")),
         attempt=attempt,
+        sandbox_attempt=sandbox_attempt,
         state=simple,
         exit_code=int(state.get("ExitCode") or 0),
         oom_killed=bool(state.get("OOMKilled")),

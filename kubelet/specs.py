@@ -554,6 +554,7 @@ def container_config(
     sandbox_id: str,
     env: Mapping[str, str],
     image_user: str,
+    sandbox_attempt: int = 0,
 ) -> JSON:
     """The keyword arguments of a Docker container create for one pod container."""
     sec = security(pod, container, image_user)
@@ -561,6 +562,7 @@ def container_config(
     args = [expand(str(a), env) for a in container.get("args") or []]
     labels_ = labels(pod, ctx, kind=kind, container=container["name"], attempt=attempt)
     labels_[podlib.LABEL_HASH] = podlib.spec_hash(container)
+    labels_[podlib.LABEL_SANDBOX_ATTEMPT] = str(sandbox_attempt)
     cfg: JSON = {
         "image": container.get("image", ""),
         "name": docker_name(pod, container["name"], attempt),

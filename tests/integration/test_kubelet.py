@@ -192,7 +192,7 @@ async def eventually(
             value = await fn()
             if value:
                 return value
-        except (AssertionError, errors.APIError, KeyError, IndexError) as e:
+        except (AssertionError, errors.APIError, KeyError, IndexError, grpc.aio.AioRpcError) as e:
             last = e
         await asyncio.sleep(0.2)
     raise AssertionError(f"{what} not reached within {within}s (last error: {last})")
@@ -633,7 +633,13 @@ async def test_port_forward_reaches_the_pod(
         make_pod(
             "echo",
             kubelet.node,
-            containers=[sh("c", "echo pong > /tmp/i; httpd -f -p 8000 -h /tmp")],
+            containers=[
+                sh(
+                    "c",
+                    "echo pong > /tmp/i; httpd -f -p 8000 -h /tmp",
+                    readinessProbe={"tcpSocket": {"port": 8000}, "periodSeconds": 1},
+                )
+            ],
         ),
     )
     await wait_running(api, "echo")
@@ -946,3 +952,43 @@ async def test_completed_pod_succeeds_and_keeps_its_logs(
         )
     ]
     assert b"".join(chunks) == b"done\n"
+
+
+async def test_lost_sandbox_restarts_the_pod_with_a_new_one(
+    api: APIClient, kubelet: KubeletProcess, docker_client: Any
+) -> None:
+    await api.create(
+        PODS,
+        make_pod(
+            "phoenix",
+            kubelet.node,
+            initContainers=[sh("setup", "true")],
+            containers=[sh("c", "sleep 3600")],
+        ),
+    )
+    await wait_running(api, "phoenix")
+    box = docker_client.containers.list(
+        filters={
+            "label": [
+                f"io.kubelab.node={kubelet.node}",
+                "io.kubelab.pod.name=phoenix",
+                "io.kubelab.container.kind=sandbox",
+            ]
+        }
+    )[0]
+    box.kill()
+
+    async def restarted() -> JSON | None:
+        pod = await get_pod(api, "phoenix")
+        status = pod.get("status") or {}
+        cs = (status.get("containerStatuses") or [{}])[0]
+        init = (status.get("initContainerStatuses") or [{}])[0]
+        ok = (
+            status.get("phase") == "Running"
+            and cs.get("ready")
+            and cs.get("restartCount", 0) >= 1
+            and init.get("restartCount", 0) >= 1
+        )
+        return pod if ok else None
+
+    await eventually(restarted, what="pod restarted in a new sandbox (init rerun)")

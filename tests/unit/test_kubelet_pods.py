@@ -100,12 +100,14 @@ def test_restart_policy_decides_restarts() -> None:
     ok = c("web", state="exited", exit_code=0, finished=T0)
     bad = c("web", state="exited", exit_code=2, finished=T0)
     # Finished pods restart nothing (only their sandbox is stopped).
-    assert P.compute_pod_actions(
-        pod(restartPolicy="Never"), observed(SANDBOX, bad), now=T0_S
-    ).start == []
-    assert P.compute_pod_actions(
-        pod(restartPolicy="OnFailure"), observed(SANDBOX, ok), now=T0_S
-    ).start == []
+    assert (
+        P.compute_pod_actions(pod(restartPolicy="Never"), observed(SANDBOX, bad), now=T0_S).start
+        == []
+    )
+    assert (
+        P.compute_pod_actions(pod(restartPolicy="OnFailure"), observed(SANDBOX, ok), now=T0_S).start
+        == []
+    )
     assert P.compute_pod_actions(
         pod(restartPolicy="OnFailure"), observed(SANDBOX, bad), now=T0_S
     ).start == ["web"]
@@ -251,3 +253,30 @@ def test_finished_pod_stops_its_sandbox_and_nothing_else() -> None:
         pod(init=["setup"], restartPolicy="Never"), observed(SANDBOX, failed_init), now=T0_S
     )
     assert a.kill_pod and a.next_init is None
+
+
+def test_new_sandbox_reruns_init_and_counts_restarts_on() -> None:
+    new_box = P.ObservedContainer(id="box1", pod_uid="u1", kind=P.SANDBOX, name="", attempt=1)
+    old_init = c("i1", P.INIT, state="exited", finished=T0)
+    old_app = c("web", attempt=3, state="exited", exit_code=137, finished=T0)
+    p = pod(init=["i1"])
+    a = P.compute_pod_actions(p, observed(new_box, old_init, old_app), now=T0_S)
+    assert a.next_init == "i1" and a.start == []
+    new_init = P.ObservedContainer(
+        id="i1-new",
+        pod_uid="u1",
+        kind=P.INIT,
+        name="i1",
+        attempt=1,
+        sandbox_attempt=1,
+        state="exited",
+        finished_at=T0,
+    )
+    new_app = P.ObservedContainer(
+        id="web-new", pod_uid="u1", kind=P.APP, name="web", attempt=4, sandbox_attempt=1
+    )
+    obs = observed(new_box, old_init, old_app, new_init, new_app)
+    assert P.compute_pod_actions(p, obs, now=T0_S).is_noop()
+    st = P.compute_pod_status(p, obs, host_ip="", now=T0)
+    assert st["containerStatuses"][0]["restartCount"] == 4
+    assert "running" in st["containerStatuses"][0]["state"]
