@@ -137,3 +137,107 @@ def test_pods_of_a_stopped_node_are_replaced_and_the_node_comes_back_clean(
     after = {p["metadata"]["name"] for p in _pods(cluster, namespace)}
     assert len(after - before) == per_node[victim]
     assert len([p for p in _pods(cluster, namespace) if _running(p)]) == 4
+
+
+REDIS = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: redis
+spec:
+  selector:
+    matchLabels:
+      app: redis
+  template:
+    metadata:
+      labels:
+        app: redis
+    spec:
+      containers:
+      - name: redis
+        image: redis:alpine
+        resources:
+          limits:
+            memory: "128Mi"
+            cpu: "500m"
+        ports:
+        - containerPort: 6379
+"""
+
+REDIS_V2 = REDIS.replace(
+    "spec:\n  selector:",
+    """spec:
+  replicas: 4
+  strategy:
+    type: RollingUpdate
+    rollingUpdate:
+      maxSurge: 2
+      maxUnavailable: 1
+  selector:""",
+).replace("image: redis:alpine", "image: redis:5.0.12-alpine")
+
+
+def test_seed_redis_deployment_flow(cluster: Cluster, namespace: str) -> None:
+    def k(*args: str, input: str | None = None) -> str:
+        return cluster.kubectl("-n", namespace, *args, input=input, timeout=200).stdout
+
+    def rollout() -> None:
+        k("rollout", "status", "deployment/redis", "--timeout=180s")
+
+    def names() -> set[str]:
+        return set(k("get", "po", "-l", "app=redis", "-o", "name").split())
+
+    assert "deployment.apps/redis created" in k("apply", "-f", "-", input=REDIS)
+    rollout()
+    [first] = names()
+    k("delete", first)
+    eventually(lambda: len(names()) == 1 and first not in names(), timeout=120)
+
+    assert "deployment.apps/redis configured" in k("apply", "-f", "-", input=REDIS_V2)
+    rollout()
+    assert "deployment.apps/redis image updated" in k(
+        "set", "image", "deployment.apps/redis", "redis=redis:6-alpine"
+    )
+    rollout()
+    image = k(
+        "get", "deployment.apps/redis", "-o=jsonpath={$.spec.template.spec.containers[:1].image}"
+    )
+    assert image == "redis:6-alpine"
+    history = k("rollout", "history", "deployment", "redis")
+    assert [line.split()[0] for line in history.splitlines() if line[:1].isdigit()] == [
+        "1",
+        "2",
+        "3",
+    ]
+    assert "redis:5.0.12-alpine" in k("rollout", "history", "deployment", "redis", "--revision=2")
+
+    def replicasets() -> list[list[str]] | None:
+        rows = [
+            line.split()
+            for line in k("get", "replicasets.apps", "-l", "app=redis").splitlines()[1:]
+        ]
+        current = [r for r in rows if r[1] != "0"]
+        if len(current) == 1 and current[0][1:4] == ["4", "4", "4"]:
+            return rows
+        return None
+
+    rows = eventually(replicasets, timeout=120)
+    assert rows is not None
+    assert len(rows) == 3 and sorted(r[1] for r in rows) == ["0", "0", "4"]
+
+    assert "deployment.apps/redis rolled back" in k(
+        "rollout", "undo", "deployment", "redis", "--to-revision=2"
+    )
+    rollout()
+
+    def images() -> set[str]:
+        pods = cluster.kubectl_json("get", "pods", "-n", namespace, "-l", "app=redis")["items"]
+        return {
+            p["spec"]["containers"][0]["image"]
+            for p in pods
+            if not p["metadata"].get("deletionTimestamp")
+        }
+
+    eventually(lambda: images() == {"redis:5.0.12-alpine"}, timeout=120)
+    [row] = [line.split() for line in k("get", "deploy", "redis").splitlines()[1:]]
+    assert row[1:4] == ["4/4", "4", "4"]
