@@ -90,6 +90,12 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--crashloop-backoff-max", type=float, default=300.0, help="maximum back-off (s)"
     )
+    parser.add_argument(
+        "--host-network-mode",
+        default=_env("KUBELAB_HOST_NETWORK_MODE", ""),
+        help="Docker network mode of hostNetwork pods (default: this node container's "
+        "namespace when the kubelet runs in one, else host)",
+    )
     parser.add_argument("--lease-interval", type=float, default=2.0, help="seconds")
     parser.add_argument("--status-interval", type=float, default=10.0, help="seconds")
 
@@ -101,6 +107,14 @@ def _pairs(text: str) -> dict[str, str]:
         if key and sep:
             out[key.strip()] = value.strip()
     return out
+
+
+def _host_network_mode() -> str:
+    """The node's network namespace: this container's when the kubelet runs in a node
+    container (compose names it after its hostname), else the host's."""
+    if os.path.exists("/.dockerenv"):
+        return f"container:{socket.gethostname()}"
+    return "host"
 
 
 def _default_ip() -> str:
@@ -138,6 +152,7 @@ async def build(api: APIClient, args: argparse.Namespace) -> None:
         service_cidr=args.service_cidr,
         pause_image=args.pod_infra_container_image,
         extra_labels=_pairs(args.container_labels),
+        host_network_mode=args.host_network_mode or _host_network_mode(),
     )
     runtime = DockerRuntime(node_name=node_name, network=args.pod_network)
     pods = Informer(api, PODS, field_selector=f"spec.nodeName={node_name}")

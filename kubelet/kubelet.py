@@ -83,7 +83,10 @@ class Kubelet:
         self.node_name = ctx.node_name
         self.queue: WorkQueue[str] = WorkQueue("kubelet", base_delay=0.2, max_delay=30.0)
         self.probes = ProbeManager(
-            runtime, on_change=self._enqueue_uid, on_failure=self._probe_failed
+            runtime,
+            on_change=self._enqueue_uid,
+            on_failure=self._probe_failed,
+            node_ip=ctx.node_ip,
         )
         self._keys_by_uid: dict[str, str] = {}
         self._uid_by_key: dict[str, str] = {}
@@ -511,6 +514,7 @@ class Kubelet:
         sandbox_id = sandbox.id if sandbox and sandbox.running else ""
         pod_ip = sandbox.ip if sandbox and sandbox.running else ""
         sandbox_attempt = sandbox.attempt if sandbox else 0
+        host_network = bool((pod.get("spec") or {}).get("hostNetwork"))
         if actions.create_sandbox:
             sandbox_attempt = actions.sandbox_attempt
             try:
@@ -522,6 +526,8 @@ class Kubelet:
                 raise
         if not sandbox_id:
             return
+        if host_network:
+            pod_ip = self.ctx.node_ip
         to_start: list[tuple[str, str]] = []
         if actions.next_init:
             to_start.append((actions.next_init, podlib.INIT))

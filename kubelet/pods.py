@@ -605,6 +605,8 @@ def compute_pod_status(
     if init_statuses:
         status["initContainerStatuses"] = init_statuses
     ip = sandbox.ip if sandbox and sandbox.running else old.get("podIP", "")
+    if (pod.get("spec") or {}).get("hostNetwork") and sandbox and sandbox.running:
+        ip = host_ip
     if ip:
         status["podIP"] = ip
         status["podIPs"] = [{"ip": ip}]

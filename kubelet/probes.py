@@ -125,9 +125,12 @@ class ProbeManager:
         *,
         on_change: Callable[[str], None],
         on_failure: Callable[[str, str, str, str], None],
+        node_ip: str = "",
     ) -> None:
-        """on_change(pod uid); on_failure(pod uid, container, probe kind, message)."""
+        """on_change(pod uid); on_failure(pod uid, container, probe kind, message).
+        `node_ip` is where hostNetwork pods are probed."""
         self.runtime = runtime
+        self.node_ip = node_ip
         self.on_change = on_change
         self.on_failure = on_failure
         self._workers: dict[tuple[str, str, str], _Worker] = {}
@@ -145,6 +148,8 @@ class ProbeManager:
         uid = observed.uid
         sandbox = observed.sandbox()
         pod_ip = sandbox.ip if sandbox else ""
+        if (pod.get("spec") or {}).get("hostNetwork"):
+            pod_ip = self.node_ip
         wanted: set[tuple[str, str, str]] = set()
         results = self.results(uid)
         for spec in (pod.get("spec") or {}).get("containers") or []:

@@ -335,20 +335,21 @@ class KubeletService(kubelet_pb2_grpc.KubeletServicer):  # type: ignore[misc]
             return
         observed = await self.runtime.observe_pod(meta.uid_of(pod))
         sandbox = observed.sandbox()
-        if sandbox is None or not sandbox.running or not sandbox.ip:
+        target = sandbox.ip if sandbox else ""
+        if (pod.get("spec") or {}).get("hostNetwork"):
+            target = self.kubelet.ctx.node_ip
+        if sandbox is None or not sandbox.running or not target:
             await context.abort(
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"unable to do port forwarding: pod {first.pod.name} has no running sandbox",
             )
             return
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(sandbox.ip, first.port), 10
-            )
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(target, first.port), 10)
         except (OSError, TimeoutError) as e:
             await context.abort(
                 grpc.StatusCode.UNAVAILABLE,
-                f"failed to connect to {sandbox.ip}:{first.port}: {e}",
+                f"failed to connect to {target}:{first.port}: {e}",
             )
             return
 

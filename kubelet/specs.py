@@ -43,6 +43,9 @@ class NodeContext:
     cluster_domain: str = "cluster.local"
     service_cidr: str = "10.96.0.0/12"
     pause_image: str = "kubelab/pause:3.9"
+    # Docker network mode of hostNetwork pods: the node's namespace (`container:<node
+    # container>` in the compose topology, `host` when the kubelet runs on the host).
+    host_network_mode: str = "host"
     # Added to every container and volume (tests mark theirs `io.kubelab.test=1`).
     extra_labels: dict[str, str] = field(default_factory=dict)
 
@@ -171,20 +174,45 @@ def sandbox_config(pod: Mapping[str, Any], ctx: NodeContext, *, attempt: int) ->
         for v in projected_volumes(pod)
     ]
     dns = dns_settings(pod, ctx)
-    cfg: JSON = {
-        "image": ctx.pause_image,
-        "name": docker_name(pod, "POD", attempt),
-        "entrypoint": ["/bin/sh", "-c", sandbox_script(ctx, resolv_conf=bool(dns.get("dns")))],
-        "command": [],
-        "hostname": hostname[:63],
-        "domainname": domain,
-        "network": ctx.network,
-        "cap_add": ["NET_ADMIN"],
-        "labels": labels(pod, ctx, kind=podlib.SANDBOX, container="", attempt=attempt),
-        "mounts": mounts,
-        "stop_signal": "SIGTERM",
-        **dns,
-    }
+    if spec.get("hostNetwork"):
+        # The node's own network namespace: its IP, its hostname, no route to add.
+        # DNS: the node's, unless dnsPolicy is ClusterFirstWithHostNet.
+        if spec.get("dnsPolicy") != "ClusterFirstWithHostNet":
+            dns = {}
+        node_ctx = NodeContext(node_name=ctx.node_name, node_ip="", network="", service_cidr="")
+        cfg: JSON = {
+            "image": ctx.pause_image,
+            "name": docker_name(pod, "POD", attempt),
+            "entrypoint": [
+                "/bin/sh",
+                "-c",
+                sandbox_script(node_ctx, resolv_conf=bool(dns.get("dns"))),
+            ],
+            "command": [],
+            "network_mode": ctx.host_network_mode,
+            "labels": labels(pod, ctx, kind=podlib.SANDBOX, container="", attempt=attempt),
+            "mounts": mounts,
+            "stop_signal": "SIGTERM",
+        }
+    else:
+        cfg = {
+            "image": ctx.pause_image,
+            "name": docker_name(pod, "POD", attempt),
+            "entrypoint": [
+                "/bin/sh",
+                "-c",
+                sandbox_script(ctx, resolv_conf=bool(dns.get("dns"))),
+            ],
+            "command": [],
+            "hostname": hostname[:63],
+            "domainname": domain,
+            "network": ctx.network,
+            "cap_add": ["NET_ADMIN"],
+            "labels": labels(pod, ctx, kind=podlib.SANDBOX, container="", attempt=attempt),
+            "mounts": mounts,
+            "stop_signal": "SIGTERM",
+            **dns,
+        }
     if dns.get("dns"):
         cfg["environment"] = [f"KUBELAB_RESOLV_CONF={resolv_conf(dns)}"]
     return cfg

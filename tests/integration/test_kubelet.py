@@ -92,11 +92,19 @@ def network(docker_client: Any) -> Iterator[str]:
 
 class KubeletProcess:
     def __init__(
-        self, apiserver: ApiserverProcess, work_dir: Path, node: str, network: str
+        self,
+        apiserver: ApiserverProcess,
+        work_dir: Path,
+        node: str,
+        network: str,
+        *extra_args: str,
+        node_ip: str = GATEWAY,
     ) -> None:
         self.apiserver = apiserver
         self.node = node
         self.network = network
+        self.node_ip = node_ip
+        self.extra_args = list(extra_args)
         self.health_port = free_port()
         self.grpc_port = free_port()
         self.log = work_dir / f"kubelet-{node}.log"
@@ -115,7 +123,7 @@ class KubeletProcess:
                 "--node-name",
                 self.node,
                 "--node-ip",
-                GATEWAY,
+                self.node_ip,
                 "--pod-network",
                 self.network,
                 "--port",
@@ -128,6 +136,7 @@ class KubeletProcess:
                 "1",
                 "--crashloop-backoff-max",
                 "4",
+                *self.extra_args,
             ],
             cwd=ROOT,
             stdout=self.log.open("ab"),
@@ -999,3 +1008,77 @@ async def test_lost_sandbox_restarts_the_pod_with_a_new_one(
         return pod if ok else None
 
     await eventually(restarted, what="pod restarted in a new sandbox (init rerun)")
+
+
+async def test_host_network_pod_shares_the_node_namespace(
+    api: APIClient,
+    apiserver: ApiserverProcess,
+    tmp_path: Path,
+    network: str,
+    docker_client: Any,
+) -> None:
+    # A stand-in node container on the test network; hostNetwork pods join its
+    # network namespace, as they join a compose node container's.
+    name = f"h6-node-{uuid.uuid4().hex[:6]}"
+    node_box = docker_client.containers.run(
+        BUSYBOX,
+        ["sleep", "3600"],
+        name=name,
+        hostname=name,
+        network=network,
+        labels={TEST_LABEL: "1"},
+        detach=True,
+    )
+    node_box.reload()
+    node_ip = node_box.attrs["NetworkSettings"]["Networks"][network]["IPAddress"]
+    kubelet = KubeletProcess(
+        apiserver,
+        tmp_path,
+        name,
+        network,
+        "--host-network-mode",
+        f"container:{name}",
+        node_ip=node_ip,
+    )
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{kubelet.grpc_port}")
+    try:
+        kubelet.start()
+        await api.create(
+            PODS,
+            make_pod(
+                "hostnet",
+                name,
+                hostNetwork=True,
+                containers=[
+                    sh(
+                        "c",
+                        "echo from-node-ns > /tmp/i; httpd -f -p 8081 -h /tmp",
+                        readinessProbe={"tcpSocket": {"port": 8081}, "periodSeconds": 1},
+                    )
+                ],
+            ),
+        )
+        pod = await wait_running(api, "hostnet")
+        assert pod["status"]["podIP"] == node_ip == pod["status"]["hostIP"]
+        stub = kubelet_pb2_grpc.KubeletStub(channel)
+
+        async def forward() -> bytes | None:
+            async def requests() -> AsyncIterator[kubelet_pb2.PortForwardInput]:
+                yield kubelet_pb2.PortForwardInput(
+                    pod=kubelet_pb2.PodRef(namespace="default", name="hostnet"),
+                    port=8081,
+                    data=b"GET /i HTTP/1.0\r\n\r\n",
+                )
+
+            out = b"".join([m.data async for m in stub.PortForward(requests())])
+            return out if b"from-node-ns" in out else None
+
+        await eventually(forward, what="port-forward to the host-network pod")
+        # The node container itself sees the pod's listener (one network namespace).
+        code, out = node_box.exec_run(["wget", "-q", "-O-", "http://127.0.0.1:8081/i"])
+        assert code == 0 and b"from-node-ns" in out
+    finally:
+        await channel.close(None)
+        kubelet.stop()
+        _cleanup(docker_client, name)
+        node_box.remove(force=True)

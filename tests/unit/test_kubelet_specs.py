@@ -166,3 +166,18 @@ def test_volume_files_items_and_secret_decoding() -> None:
         },
     }
     assert specs.volume_files(p, down, objects) == {"labels": b'app="w"'}
+
+
+def test_host_network_sandbox_joins_the_node_namespace() -> None:
+    ctx = specs.NodeContext(
+        node_name="n1", node_ip="10.0.0.2", network="net", host_network_mode="container:n1"
+    )
+    cfg = specs.sandbox_config(pod(hostNetwork=True), ctx, attempt=0)
+    assert cfg["network_mode"] == "container:n1"
+    assert "network" not in cfg and "hostname" not in cfg and "dns" not in cfg
+    assert "ip route" not in cfg["entrypoint"][2]
+    assert "NET_ADMIN" not in cfg.get("cap_add", [])
+    with_dns = specs.sandbox_config(
+        pod(hostNetwork=True, dnsPolicy="ClusterFirstWithHostNet"), ctx, attempt=0
+    )
+    assert "nameserver 10.96.0.10" in with_dns["environment"][0]
