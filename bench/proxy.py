@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import socket
 import struct
@@ -163,6 +164,12 @@ def ident(addr: tuple[str, int]) -> bytes:
         s.close()
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 # ---- the run ------------------------------------------------------------------
 
 
@@ -254,7 +261,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 return False
 
         wait_until(reachable, 30, "the ClusterIP did not answer")
-        results: dict[str, Any] = {"cluster_ip": cluster_ip}
+        results: dict[str, Any] = {"service_ip": cluster_ip, "load_average": os.getloadavg()}
         for path_name, addr in (("direct", direct), ("cluster_ip", via)):
             request_latency(addr, 200)  # warm-up
             results[path_name] = {
@@ -262,6 +269,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "new_connection": connection_latency(addr, args.connections),
                 "throughput_MBps": max(throughput(addr, args.bytes) for _ in range(3)),
             }
+        # CPU the kube-proxy process spends per GB and per connection: what the
+        # figures above would be on an idle machine depends on it, not on load.
+        proxy_pid = procs[-1].pid
+        before = _cpu_seconds(proxy_pid)
+        throughput(via, args.bytes)
+        per_gb = (_cpu_seconds(proxy_pid) - before) / (args.bytes / 2**30)
+        before = _cpu_seconds(proxy_pid)
+        connection_latency(via, args.connections)
+        per_conn = (_cpu_seconds(proxy_pid) - before) / args.connections
+        results["kube_proxy_cpu"] = {"s_per_GiB": per_gb, "ms_per_connection": per_conn * 1e3}
         results["propagation_ms"] = asyncio.run(_propagation(apiserver.address, via, ports))
         return results
     finally:
@@ -298,7 +315,9 @@ def _markdown(r: dict[str, Any], args: argparse.Namespace) -> str:
         [
             "# kube-proxy benchmark (bench/proxy.py)",
             "",
-            f"Machine: {platform.platform()}, Python {platform.python_version()}. "
+            f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, Python "
+            f"{platform.python_version()}, load average at start "
+            f"{r['load_average'][0]:.1f} (shared machine: figures vary run to run). "
             f"Loopback only; {args.requests} requests, {args.connections} connections, "
             f"{args.bytes // (1024 * 1024)} MiB bulk transfer.",
             "",
@@ -316,6 +335,10 @@ def _markdown(r: dict[str, Any], args: argparse.Namespace) -> str:
             f"{c['new_connection']['per_s']:.0f} | |",
             f"| throughput (MB/s) | {d['throughput_MBps']:.0f} | {c['throughput_MBps']:.0f} | "
             f"{ratio:.0f} % of direct |",
+            "",
+            f"kube-proxy CPU: {r['kube_proxy_cpu']['s_per_GiB']:.2f} s per GiB spliced, "
+            f"{r['kube_proxy_cpu']['ms_per_connection']:.2f} ms per connection (on an idle "
+            "machine with a core to spare, throughput is bounded by these, not by load).",
             "",
             f"Endpoint change propagation (Endpoints update -> new backend answers): "
             f"p50 {r['propagation_ms']['p50']:.0f} ms, p99 {r['propagation_ms']['p99']:.0f} ms.",

@@ -51,21 +51,26 @@ class _Direction:
         self.reading = True
 
     def on_readable(self) -> None:
-        try:
-            n = os.splice(self.src, self.w, PIPE_BYTES, flags=_FLAGS)
-        except BlockingIOError:
-            return
-        except OSError:
-            self.owner.close()
-            return
-        if n == 0:
-            self.eof = True
-            self.loop.remove_reader(self.src)
-            self.reading = False
-        else:
-            self.pending += n
-            self.moved += n
-        self.flush()
+        # Move what the socket holds, flushing as we go, until it is empty or
+        # the receiver is full (then flush() stops reading until it drains).
+        while self.reading:
+            try:
+                n = os.splice(self.src, self.w, PIPE_BYTES - self.pending, flags=_FLAGS)
+            except BlockingIOError:
+                return
+            except OSError:
+                self.owner.close()
+                return
+            if n == 0:
+                self.eof = True
+                self.loop.remove_reader(self.src)
+                self.reading = False
+            else:
+                self.pending += n
+                self.moved += n
+            self.flush()
+            if self.owner.closed:
+                return
 
     def on_writable(self) -> None:
         self.flush()
