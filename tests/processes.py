@@ -40,9 +40,15 @@ _PORTS = (15000, min(_ephemeral_range()[0], 30000) - 1)
 _random = random.Random(os.getpid() ^ time.monotonic_ns())
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
     for _ in range(200):
         port = _random.randint(*_PORTS)
+        if port in _handed_out:
+            continue
+        _handed_out.add(port)
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
