@@ -96,6 +96,12 @@ def add_args(parser: argparse.ArgumentParser) -> None:
         help="Docker network mode of hostNetwork pods (default: this node container's "
         "namespace when the kubelet runs in one, else host)",
     )
+    parser.add_argument(
+        "--sync-frequency",
+        type=float,
+        default=20.0,
+        help="seconds between full resyncs of every pod (default 20)",
+    )
     parser.add_argument("--lease-interval", type=float, default=2.0, help="seconds")
     parser.add_argument("--status-interval", type=float, default=10.0, help="seconds")
 
@@ -138,6 +144,7 @@ async def build(api: APIClient, args: argparse.Namespace) -> None:
         taints=taints,
         lease_interval_s=args.lease_interval,
         status_interval_s=args.status_interval,
+        resync_interval_s=args.sync_frequency,
         backoff=podlib.BackoffPolicy(args.crashloop_backoff, args.crashloop_backoff_max),
         image_pulls=image_pulls_enabled(),
         port=int(port),

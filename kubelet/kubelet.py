@@ -56,7 +56,9 @@ class KubeletConfig:
     lease_interval_s: float = 2.0
     lease_duration_s: int = 40
     status_interval_s: float = 10.0
-    resync_interval_s: float = 10.0
+    # Every pod is synced again this often even without an event (upstream's
+    # --sync-frequency): catches what events missed, refreshes configMap/secret files.
+    resync_interval_s: float = 20.0
     backoff: podlib.BackoffPolicy = field(default_factory=podlib.BackoffPolicy)
     image_pulls: bool = True
     workers: int = 8

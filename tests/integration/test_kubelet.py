@@ -136,6 +136,8 @@ class KubeletProcess:
                 "1",
                 "--crashloop-backoff-max",
                 "4",
+                "--sync-frequency",
+                "5",
                 *self.extra_args,
             ],
             cwd=ROOT,
