@@ -241,3 +241,106 @@ def test_seed_redis_deployment_flow(cluster: Cluster, namespace: str) -> None:
     eventually(lambda: images() == {"redis:5.0.12-alpine"}, timeout=120)
     [row] = [line.split() for line in k("get", "deploy", "redis").splitlines()[1:]]
     assert row[1:4] == ["4/4", "4", "4"]
+
+
+BOUNDS = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: bounds
+spec:
+  replicas: 4
+  strategy:
+    type: RollingUpdate
+    rollingUpdate:
+      maxSurge: 2
+      maxUnavailable: 1
+  selector:
+    matchLabels:
+      app: bounds
+  template:
+    metadata:
+      labels:
+        app: bounds
+    spec:
+      containers:
+      - name: web
+        image: kubelab/webapp:v1
+"""
+
+
+def test_rolling_update_bounds_seen_by_a_watcher(cluster: Cluster, namespace: str) -> None:
+    """A watcher (the official Python client) records every pod state during a
+    rolling update of 4 replicas with maxSurge 2 / maxUnavailable 1."""
+    import threading
+
+    import kubernetes
+
+    k8s: Any = kubernetes
+    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=BOUNDS)
+    cluster.kubectl(
+        "rollout", "status", "-n", namespace, "deployment/bounds", "--timeout=180s", timeout=200
+    )
+    api = k8s.client.CoreV1Api(k8s.config.new_client_from_config(str(cluster.kubeconfig)))
+    listed = api.list_namespaced_pod(namespace, label_selector="app=bounds")
+    state: dict[str, tuple[bool, bool]] = {}  # name -> (ready, terminating)
+
+    def record(pod: Any) -> None:
+        ready = any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
+        state[pod.metadata.name] = (ready, pod.metadata.deletion_timestamp is not None)
+
+    for pod in listed.items:
+        record(pod)
+    initial = set(state)
+    seen: set[str] = set()
+    violations: list[str] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        w = k8s.watch.Watch()
+        for event in w.stream(
+            api.list_namespaced_pod,
+            namespace,
+            label_selector="app=bounds",
+            resource_version=listed.metadata.resource_version,
+            timeout_seconds=240,
+        ):
+            pod = event["object"]
+            seen.add(pod.metadata.name)
+            if event["type"] == "DELETED":
+                state.pop(pod.metadata.name, None)
+            else:
+                record(pod)
+            live = [r for r, terminating in state.values() if not terminating]
+            if len(live) > 4 + 2:
+                violations.append(f"{len(live)} pods (max 6): {state}")
+            if sum(live) < 4 - 1:
+                violations.append(f"{sum(live)} ready pods (min 3): {state}")
+            if stop.is_set():
+                w.stop()
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    cluster.kubectl("set", "image", "-n", namespace, "deployment/bounds", "web=kubelab/webapp:v2")
+    cluster.kubectl(
+        "rollout", "status", "-n", namespace, "deployment/bounds", "--timeout=180s", timeout=200
+    )
+
+    def all_updated() -> bool:
+        pods = _pods_labelled(cluster, namespace, "app=bounds")
+        return len(pods) == 4 and all(
+            p["spec"]["containers"][0]["image"] == "kubelab/webapp:v2" for p in pods
+        )
+
+    eventually(all_updated, timeout=120)
+    # the watcher saw the whole update: the 4 new pods and the old ones going
+    eventually(lambda: len(seen - initial) >= 4 and initial <= seen, timeout=60)
+    stop.set()
+    assert violations == []
+
+
+def _pods_labelled(cluster: Cluster, namespace: str, selector: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = cluster.kubectl_json(
+        "get", "pods", "-n", namespace, "-l", selector
+    )["items"]
+    return [p for p in items if not p["metadata"].get("deletionTimestamp")]
