@@ -83,6 +83,8 @@ class Scheduler:
         self.snapshot = fw.Snapshot()
         self._bound: dict[str, JSON] = {}  # uid -> pod placed on a node (or assumed)
         self._unschedulable: set[str] = set()
+        # uid -> (node, pod) of pods waiting for the room their preemption makes
+        self._nominated: dict[str, tuple[str, JSON]] = {}
         self._failures: dict[str, int] = {}
         self._tie = 0
         self._binds: set[asyncio.Task[None]] = set()
@@ -106,6 +108,7 @@ class Scheduler:
         uid = fw.pod_uid(pod)
         node_name = (pod.get("spec") or {}).get("nodeName")
         if node_name:
+            self._nominated.pop(uid, None)
             if fw.is_terminal(pod):
                 self._forget(uid)
                 self._wake_unschedulable()
@@ -117,6 +120,7 @@ class Scheduler:
 
     def _pod_deleted(self, pod: JSON) -> None:
         self._forget(fw.pod_uid(pod))
+        self._nominated.pop(fw.pod_uid(pod), None)
         self._unschedulable.discard(meta.key(pod))
         self._failures.pop(meta.key(pod), None)
         self._wake_unschedulable()
@@ -217,9 +221,26 @@ class Scheduler:
             return
         pod = self._with_priority(pod)
         self._tie += 1
-        decision = fw.schedule(pod, self.snapshot, tie_break=self._tie)
+        uid = fw.pod_uid(pod)
+        # Room made by preemption is held for the pod it was made for: pods nominated
+        # to a node with at least this pod's priority count as placed there.
+        held = [
+            (node, other)
+            for other_uid, (node, other) in self._nominated.items()
+            if other_uid != uid
+            and fw.pod_priority(other) >= fw.pod_priority(pod)
+            and node in self.snapshot.nodes
+        ]
+        for node, other in held:
+            self.snapshot.nodes[node].add_pod(other)
+        try:
+            decision = fw.schedule(pod, self.snapshot, tie_break=self._tie)
+        finally:
+            for node, other in held:
+                self.snapshot.nodes[node].remove_pod(fw.pod_uid(other))
         if decision.node is not None:
             self._failures.pop(key, None)
+            self._nominated.pop(uid, None)
             assumed = copy.deepcopy(pod)
             assumed["spec"]["nodeName"] = decision.node
             self._place(assumed)
@@ -284,6 +305,7 @@ class Scheduler:
     async def _preempt(self, pod: JSON, preemption: fw.Preemption) -> None:
         """Evict lower-priority victims so the pod fits on `preemption.node` next time."""
         key = meta.key(pod)
+        self._nominated[fw.pod_uid(pod)] = (preemption.node, pod)
         for victim in preemption.victims:
             vns, vname = meta.namespace_of(victim), meta.name_of(victim)
             if (victim.get("metadata") or {}).get("deletionTimestamp"):
