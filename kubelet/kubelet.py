@@ -777,6 +777,22 @@ class Kubelet:
         waiting.pop(name, None)
         self._event(pod, name, NORMAL, "Started", f"Started container {name}")
         log.info("pod %s: started container %s (attempt %d)", meta.key(pod), name, attempt)
+        hook = (container.get("lifecycle") or {}).get("postStart") or {}
+        if hook and ("exec" in hook or "httpGet" in hook or "tcpSocket" in hook):
+            # As upstream: the hook runs right after the start; if it fails, the
+            # container is killed and the restart policy applies.
+            ok, message = await run_probe(
+                {**hook, "timeoutSeconds": _grace(pod) or 30},
+                container,
+                runtime=self.runtime,
+                container_id=cid,
+                pod_ip=pod_ip,
+            )
+            if not ok:
+                self._event(
+                    pod, name, WARNING, "FailedPostStartHook", f"PostStartHook failed: {message}"
+                )
+                await self.runtime.stop(cid, 0)
 
     # --- termination and clean-up -----------------------------------------------------------
 

@@ -1084,3 +1084,50 @@ async def test_host_network_pod_shares_the_node_namespace(
         kubelet.stop()
         _cleanup(docker_client, name)
         node_box.remove(force=True)
+
+
+async def test_lifecycle_hooks_and_host_path(
+    api: APIClient, kubelet: KubeletProcess, docker_client: Any
+) -> None:
+    await api.create(
+        PODS,
+        make_pod(
+            "hooked",
+            kubelet.node,
+            terminationGracePeriodSeconds=5,
+            containers=[
+                sh(
+                    "c",
+                    "sleep 3600",
+                    volumeMounts=[{"name": "disk", "mountPath": "/work"}],
+                    lifecycle={
+                        "postStart": {"exec": {"command": ["sh", "-c", "echo up > /work/started"]}},
+                        "preStop": {"exec": {"command": ["sh", "-c", "echo bye > /work/stopped"]}},
+                    },
+                )
+            ],
+            volumes=[{"name": "disk", "hostPath": {"path": "/var/lib/hooked"}}],
+        ),
+    )
+    await wait_running(api, "hooked")
+    await api.delete(PODS, "hooked", namespace="default")
+
+    async def gone() -> bool:
+        try:
+            await get_pod(api, "hooked")
+        except errors.NotFound:
+            return True
+        return False
+
+    await eventually(gone, what="pod deleted")
+    # The node's hostPath storage outlives the pod and holds what both hooks wrote.
+    volume = f"kubelab-node-{kubelet.node}-hostpath-var_lib_hooked"
+    out = docker_client.containers.run(
+        BUSYBOX,
+        ["sh", "-c", "cat /v/started /v/stopped"],
+        volumes={volume: {"bind": "/v", "mode": "ro"}},
+        labels={TEST_LABEL: "1"},
+        network_mode="none",
+        remove=True,
+    )
+    assert out == b"up\nbye\n"
