@@ -7,8 +7,10 @@ ClusterIPs and names, from the host to the nodes' IPs on the kubelab network
 
 from __future__ import annotations
 
+import http.server
 import json
 import subprocess
+import threading
 import urllib.request
 from typing import Any
 
@@ -256,3 +258,84 @@ def test_load_balancer_on_localhost(cluster: Cluster, namespace: str) -> None:
         return out.strip() == ""
 
     eventually(container_removed, timeout=60)
+
+
+def test_not_ready_pod_leaves_the_service(cluster: Cluster, namespace: str) -> None:
+    web = _deployment("ready", replicas=2)
+    container = web["spec"]["template"]["spec"]["containers"][0]
+    container["command"] = ["sh", "-c", "touch /tmp/ready && exec python3 /app/app.py"]
+    container["readinessProbe"] = {
+        "exec": {"command": ["cat", "/tmp/ready"]},
+        "periodSeconds": 1,
+        "failureThreshold": 1,
+    }
+    _apply(cluster, namespace, web, _service("ready"))
+    _client(cluster, namespace)
+    eventually(lambda: _ready_endpoints(cluster, namespace, "ready", 2), timeout=180)
+    pods = cluster.kubectl_json("get", "pods", "-n", namespace, "-l", "app=ready")["items"]
+    leaving = pods[0]["metadata"]["name"]
+    staying = pods[1]["metadata"]["name"]
+    cluster.kubectl("exec", leaving, "-n", namespace, "--", "rm", "/tmp/ready")
+    eventually(lambda: _ready_endpoints(cluster, namespace, "ready", 1), timeout=60)
+
+    def only_staying() -> bool:
+        out = _sh(
+            cluster,
+            namespace,
+            "for i in $(seq 10); do timeout 5 wget -qO- http://ready/ || echo failed; done",
+        )
+        return {line.split()[-1] for line in out.splitlines() if line} == {staying}
+
+    eventually(only_staying, timeout=30)
+
+
+def test_selector_less_service_reaches_a_process_outside(cluster: Cluster, namespace: str) -> None:
+    # A server on the host, on the kubelab bridge's gateway address: outside
+    # the cluster, on the project's own network.
+    gateway = "10.112.0.1"
+    server = http.server.ThreadingHTTPServer((gateway, 0), _OutsideHandler)
+    port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        _apply(
+            cluster,
+            namespace,
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "outside"},
+                "spec": {"ports": [{"name": "http", "port": 80, "targetPort": port}]},
+            },
+            {
+                "apiVersion": "v1",
+                "kind": "Endpoints",
+                "metadata": {"name": "outside"},
+                "subsets": [
+                    {
+                        "addresses": [{"ip": gateway}],
+                        "ports": [{"name": "http", "port": port}],
+                    }
+                ],
+            },
+        )
+        _client(cluster, namespace)
+        out = eventually(
+            lambda: _sh(cluster, namespace, "timeout 5 wget -qO- http://outside/"), timeout=60
+        )
+        assert out == "outside the cluster\n"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _OutsideHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"outside the cluster\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
