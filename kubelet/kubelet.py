@@ -404,7 +404,7 @@ class Kubelet:
             if uid:
                 self._keys_by_uid.pop(uid, None)
                 last = self._pods_by_uid.pop(uid, None)
-                await self._kill_and_remove(uid, last, grace=_grace(last) if last else 0)
+                await self._kill_and_remove(uid, last, grace=_deletion_grace(last))
             return
         uid = meta.uid_of(pod)
         if self._uid_by_key.get(key) != uid:
@@ -799,8 +799,7 @@ class Kubelet:
     async def _terminate(self, pod: JSON, observed: podlib.ObservedPod) -> None:
         """Graceful stop (SIGTERM, grace period, SIGKILL), then delete the pod for good."""
         uid = meta.uid_of(pod)
-        requested = (pod.get("metadata") or {}).get("deletionGracePeriodSeconds")
-        grace = _grace(pod) if requested is None else int(requested)
+        grace = _deletion_grace(pod)
         self.probes.forget(uid)
         if any(c.running for c in observed.containers):
             log.info("pod %s: stopping its containers (grace period %ds)", meta.key(pod), grace)
@@ -862,6 +861,14 @@ class Kubelet:
                 "removing the containers of %s (uid %s): no such pod on this node", names[0], uid
             )
             await self._kill_and_remove(uid, None, grace=0)
+
+
+def _deletion_grace(pod: Mapping[str, Any] | None) -> int:
+    """The grace period of a pod that is gone from the API (a forced deletion says 0)."""
+    if pod is None:
+        return 0
+    requested = (pod.get("metadata") or {}).get("deletionGracePeriodSeconds")
+    return _grace(pod) if requested is None else int(requested)
 
 
 def _grace(pod: Mapping[str, Any] | None) -> int:
