@@ -354,6 +354,33 @@ async def test_pod_runs_with_ip_env_logs_and_exec(
     text = await eventually(logs, what="logs")
     assert f"color=blue ip={ip} name=web" in text
 
+    # --tail=1 --timestamps: the last line, prefixed with its RFC 3339 time.
+    tail = b"".join(
+        [
+            c.data
+            async for c in kubelet_stub.Logs(
+                kubelet_pb2.LogsRequest(
+                    pod=kubelet_pb2.PodRef(namespace="default", name="web"),
+                    container="main",
+                    tail_lines=1,
+                    timestamps=True,
+                )
+            )
+        ]
+    ).decode()
+    assert tail.count("\n") == 1 and tail.rstrip().endswith("listen 80")
+    assert tail[:4].isdigit() and tail[10] == "T"
+
+    # No container name in a two-container pod: upstream's message.
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        async for _ in kubelet_stub.Logs(
+            kubelet_pb2.LogsRequest(pod=kubelet_pb2.PodRef(namespace="default", name="web"))
+        ):
+            pass
+    assert refused.value.details() == (
+        "a container name must be specified for pod web, choose one of: [main side]"
+    )
+
     # Exec in the sidecar: same network (localhost:8080) and same emptyDir.
     async def exec_out(cmd: list[str]) -> tuple[bytes, int]:
         async def requests() -> AsyncIterator[kubelet_pb2.StreamInput]:
