@@ -108,6 +108,7 @@ class IngressProxy:
         for i in range(min(len(addresses), 3)):
             address = addresses[(start + i) % len(addresses)]
             url = f"http://{address}{request.rel_url}"
+            response: web.StreamResponse | None = None
             try:
                 async with self._session().request(
                     request.method, url, headers=headers, data=body, allow_redirects=False
@@ -122,11 +123,15 @@ class IngressProxy:
                     await response.write_eof()
                     REQUESTS.labels(label, str(upstream.status)).inc()
                     return response
-            except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError) as e:
+            except (aiohttp.ClientError, TimeoutError) as e:
+                if response is not None and response.prepared:
+                    # The answer had begun: nothing better to do than cut it short.
+                    log.info("endpoint %s of %s failed mid-response: %s", address, label, e)
+                    raise
+                if isinstance(e, TimeoutError):
+                    REQUESTS.labels(label, "504").inc()
+                    return _page(504, "Gateway Time-out")
                 log.debug("endpoint %s of %s failed: %s", address, label, e)
                 continue
-            except TimeoutError:
-                REQUESTS.labels(label, "504").inc()
-                return _page(504, "Gateway Time-out")
         REQUESTS.labels(label, "502").inc()
         return _page(502, "Bad Gateway")

@@ -112,6 +112,7 @@ async def test_routes_two_hosts_and_two_paths(
     await _service(api, "alpha", backends["alpha"])
     await _service(api, "beta", backends["beta"])
     await _service(api, "empty", None)
+    await _service(api, "dead", free_port())  # an endpoint where nothing listens
     await api.create(
         INGRESSES,
         {
@@ -128,6 +129,7 @@ async def test_routes_two_hosts_and_two_paths(
                                 _path("/a", "alpha"),
                                 _path("/b", "beta"),
                                 _path("/down", "empty", "Exact"),
+                                _path("/dead", "dead", "Exact"),
                             ]
                         },
                     },
@@ -156,6 +158,8 @@ async def test_routes_two_hosts_and_two_paths(
         assert status == 404
         status, body = await get("paths.localhost", "/down")
         assert status == 503 and "Service Temporarily Unavailable" in body
+        status, body = await get("paths.localhost", "/dead")
+        assert status == 502 and "Bad Gateway" in body
 
     async def published() -> None:
         ing = await api.get(INGRESSES, "web", namespace="default")
