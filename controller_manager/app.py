@@ -30,6 +30,7 @@ from controller_manager.garbagecollector import GarbageCollector
 from controller_manager.job import JobController
 from controller_manager.namespace import NamespaceController
 from controller_manager.nodelifecycle import NodeLifecycleController
+from controller_manager.persistentvolume import PersistentVolumeController
 from controller_manager.podgc import PodGCController
 from controller_manager.replicaset import ReplicaSetController
 from controller_manager.serviceaccount import ServiceAccountController
@@ -56,6 +57,7 @@ CONTROLLERS: dict[str, Callable[[Context], Controller]] = {
     "daemonset": DaemonSetController,
     "statefulset": StatefulSetController,
     "cronjob": CronJobController,
+    "persistentvolume-binder": PersistentVolumeController,
 }
 
 # Controllers that need a resource the scheme may not serve.
@@ -66,6 +68,7 @@ _NEEDS = {
     "daemonset": ("apps", "daemonsets"),
     "statefulset": ("apps", "statefulsets"),
     "cronjob": ("batch", "cronjobs"),
+    "persistentvolume-binder": ("", "persistentvolumes"),
 }
 
 

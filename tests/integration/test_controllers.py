@@ -801,3 +801,52 @@ async def test_job_daemonset_and_statefulset(
     assert names == ["web-0", "web-1"]
     web1 = await api.get(PODS, "web-1", namespace="default")
     assert web1["spec"]["hostname"] == "web-1" and web1["spec"]["subdomain"] == "web"
+
+
+# --- persistent volumes -----------------------------------------------------------------
+
+PVCS = lookup("", "v1", "persistentvolumeclaims")
+PVS = lookup("", "v1", "persistentvolumes")
+
+
+async def test_claims_are_bound_to_volumes_or_provisioned(
+    api: APIClient, controller_manager: ControllerManagerProcess
+) -> None:
+    await api.create(
+        PVS,
+        {
+            "metadata": {"name": "manual"},
+            "spec": {
+                "capacity": {"storage": "2Gi"},
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": "",
+                "hostPath": {"path": "/tmp/kubelab-manual"},
+            },
+        },
+    )
+    for name, cls in (("static", ""), ("dynamic", None)):
+        spec: JSON = {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": "1Gi"}},
+        }
+        if cls is not None:
+            spec["storageClassName"] = cls
+        await api.create(PVCS, {"metadata": {"name": name}, "spec": spec}, namespace="default")
+
+    async def bound(name: str) -> JSON | None:
+        pvc = await api.get(PVCS, name, namespace="default")
+        return pvc if (pvc.get("status") or {}).get("phase") == "Bound" else None
+
+    static = await eventually(lambda: bound("static"), what="static claim bound")
+    assert static["spec"]["volumeName"] == "manual"
+    assert static["status"]["capacity"] == {"storage": "2Gi"}
+    dynamic = await eventually(lambda: bound("dynamic"), what="dynamic claim bound")
+    pv = await api.get(PVS, dynamic["spec"]["volumeName"])
+    assert pv["spec"]["claimRef"]["name"] == "dynamic"
+    assert pv["status"]["phase"] == "Bound"
+
+    await api.delete(PVCS, "dynamic", namespace="default")
+    await eventually(
+        lambda: gone(api, PVS, dynamic["spec"]["volumeName"], namespace=""),
+        what="provisioned volume deleted with its claim",
+    )
