@@ -299,3 +299,39 @@ spec:
     eventually(
         lambda: images() == {"redis:alpine"}, timeout=60, what="db pods back on redis:alpine"
     )
+
+
+def test_daemonset_rollout_with_kubectl(cluster: Rest) -> None:
+    rest = cluster
+    nodes = "".join(
+        f"apiVersion: v1\nkind: Node\nmetadata:\n  name: ds-node-{i}\n---\n" for i in (1, 2)
+    )
+    kubectl(rest, "apply", "-f", "-", stdin=nodes)
+    ds = """\
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: agent
+  namespace: seeds
+spec:
+  selector:
+    matchLabels:
+      app: agent
+  template:
+    metadata:
+      labels:
+        app: agent
+    spec:
+      containers:
+      - name: agent
+        image: busybox
+"""
+    k(rest, "apply", "-f", "-", stdin=ds)
+    out = k(rest, "rollout", "status", "daemonset/agent", "--timeout=60s")
+    assert 'daemon set "agent" successfully rolled out' in out
+    [row] = table(k(rest, "get", "ds", "agent"))
+    assert row[1:6] == ["2", "2", "2", "2", "2"]  # DESIRED CURRENT READY UP-TO-DATE AVAILABLE
+    k(rest, "set", "image", "daemonset/agent", "agent=busybox:1.36")
+    k(rest, "rollout", "status", "daemonset/agent", "--timeout=60s")
+    history = k(rest, "rollout", "history", "daemonset/agent")
+    assert [line.split()[0] for line in history.splitlines() if line[:1].isdigit()] == ["1", "2"]
