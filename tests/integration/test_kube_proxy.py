@@ -274,3 +274,26 @@ async def test_restart_serves_again(
         await eventually(serves, within=10, what="served again after a restart")
     finally:
         proc.stop()
+
+
+async def test_traffic_policy_local(
+    api_lo: APIClient, kube_proxy: ComponentProcess, backends: Backends
+) -> None:
+    """externalTrafficPolicy: Local: a NodePort only uses this node's endpoints
+    (node-a here); ClusterIP traffic (internal policy Cluster) uses all."""
+    svc = await api_lo.create(
+        SERVICES,
+        _service("local", type="NodePort", externalTrafficPolicy="Local"),
+        namespace="default",
+    )
+    node_port = next(p["nodePort"] for p in svc["spec"]["ports"] if p["name"] == "tcp")
+    eps = _endpoints("local", backends, ["alpha", "beta"])
+    eps["subsets"][1]["addresses"][0]["nodeName"] = "node-b"  # beta runs elsewhere
+    await api_lo.create(ENDPOINTS, eps, namespace="default")
+    ip = svc["spec"]["clusterIP"]
+
+    async def cluster_wide() -> None:
+        assert {await who(ip, 80) for _ in range(8)} == {"alpha", "beta"}
+
+    await eventually(cluster_wide, what="ClusterIP uses both endpoints")
+    assert {await who("127.0.0.1", node_port) for _ in range(8)} == {"alpha"}
