@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import prometheus_client
+
 from apimachinery import errors, meta
 from apimachinery.scheme import lookup
 from client.api import APIClient
@@ -44,6 +46,15 @@ SECRETS = lookup("", "v1", "secrets")
 
 KUBELET_VERSION = "v1.32.0-kubelab"
 log = logging.getLogger("kubelet")
+
+# Upstream's kubelet metric names (served on /metrics by the component frame).
+RUNNING_PODS = prometheus_client.Gauge("kubelet_running_pods", "Pods with a running sandbox.")
+CONTAINER_STARTS = prometheus_client.Counter(
+    "kubelet_started_containers_total", "Containers started, by kind.", ["container_type"]
+)
+SYNC_DURATION = prometheus_client.Histogram(
+    "kubelet_pod_worker_duration_seconds", "Duration of one pod sync, in seconds."
+)
 
 
 @dataclass
@@ -341,7 +352,8 @@ class Kubelet:
             if key is None:
                 return
             try:
-                await self.sync_pod(key)
+                with SYNC_DURATION.time():
+                    await self.sync_pod(key)
                 self.queue.forget(key)
             except Exception as e:
                 level = logging.DEBUG if isinstance(e, errors.Conflict) else logging.WARNING
@@ -775,6 +787,7 @@ class Kubelet:
             self._event(pod, name, WARNING, "Failed", f"Error: {e}")
             return
         waiting.pop(name, None)
+        CONTAINER_STARTS.labels("init_container" if kind == podlib.INIT else "container").inc()
         self._event(pod, name, NORMAL, "Started", f"Started container {name}")
         log.info("pod %s: started container %s (attempt %d)", meta.key(pod), name, attempt)
         hook = (container.get("lifecycle") or {}).get("postStart") or {}
@@ -852,6 +865,7 @@ class Kubelet:
             if (p.get("spec") or {}).get("nodeName") == self.node_name
         }
         refs = await self.runtime.list_pods()
+        RUNNING_PODS.set(len({r.pod_uid for r in refs if r.running and r.pod_uid in known}))
         orphans: dict[str, list[str]] = {}
         for ref in refs:
             if ref.pod_uid and ref.pod_uid not in known and ref.pod_uid not in self._keys_by_uid:

@@ -18,6 +18,8 @@ import json
 import logging
 from typing import Any
 
+import prometheus_client
+
 from apimachinery import errors, meta
 from apimachinery.scheme import lookup
 from client.api import APIClient
@@ -35,6 +37,16 @@ DEFAULT_SCHEDULER = "default-scheduler"
 UNSCHEDULABLE_BACKOFF_S = (1.0, 10.0)
 
 log = logging.getLogger("scheduler")
+
+# Upstream's scheduler metric names (served on /metrics by the component frame).
+SCHEDULE_ATTEMPTS = prometheus_client.Counter(
+    "scheduler_schedule_attempts_total",
+    "Scheduling attempts by result (scheduled, unschedulable, error).",
+    ["result"],
+)
+PREEMPTION_VICTIMS = prometheus_client.Counter(
+    "scheduler_preemption_victims_total", "Pods evicted to make room for higher-priority pods."
+)
 
 
 def wants_scheduling(pod: JSON, scheduler_name: str) -> bool:
@@ -190,6 +202,7 @@ class Scheduler:
                 try:
                     await self.schedule_one(key)
                 except Exception as e:
+                    SCHEDULE_ATTEMPTS.labels("error").inc()
                     log.warning("scheduling %s failed: %s; will retry", key, e)
                     self.queue.add_rate_limited(key)
                 finally:
@@ -248,6 +261,7 @@ class Scheduler:
             self._binds.add(task)
             task.add_done_callback(self._binds.discard)
             return
+        SCHEDULE_ATTEMPTS.labels("unschedulable").inc()
         message = decision.message(len(self.snapshot.nodes))
         preemption = fw.find_preemption(pod, self.snapshot)
         if preemption is not None:
@@ -279,6 +293,7 @@ class Scheduler:
             self.queue.add_rate_limited(key)
             return
         self.bound_total += 1
+        SCHEDULE_ATTEMPTS.labels("scheduled").inc()
         self.queue.forget(key)
         log.info("pod %s bound to %s", key, node)
         self.recorder.event(
@@ -311,6 +326,7 @@ class Scheduler:
             if (victim.get("metadata") or {}).get("deletionTimestamp"):
                 continue
             log.info("preempting pod %s/%s on %s for %s", vns, vname, preemption.node, key)
+            PREEMPTION_VICTIMS.inc()
             self.recorder.event(
                 victim,
                 NORMAL,

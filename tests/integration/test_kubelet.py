@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -75,19 +78,39 @@ def docker_client() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def network(docker_client: Any) -> Iterator[str]:
+    """The test network (10.200.61.0/24). Two test runs on one machine take turns:
+    a lock file serializes them instead of letting their subnets collide."""
     import docker
 
-    name = "kubelab-test-kubelet"
-    for old in docker_client.networks.list(names=[name]):
+    lock = Path("/tmp/kubelab-test-kubelet.lock").open("w")  # noqa: SIM115
+    deadline = time.monotonic() + 240
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                lock.close()
+                pytest.fail("another test run holds the kubelet test network for 240 s")
+            time.sleep(1)
+    name = f"kubelab-test-kubelet-{os.getpid()}"
+    try:
+        for old in docker_client.networks.list(filters={"label": f"{TEST_LABEL}=1"}):
+            if old.name.startswith("kubelab-test-kubelet"):
+                with contextlib.suppress(docker.errors.APIError):
+                    old.remove()
+        ipam = docker.types.IPAMConfig(
+            pool_configs=[docker.types.IPAMPool(subnet=SUBNET, gateway=GATEWAY)]
+        )
+        net = docker_client.networks.create(
+            name, driver="bridge", ipam=ipam, labels={TEST_LABEL: "1"}
+        )
+        yield name
         with contextlib.suppress(docker.errors.APIError):
-            old.remove()
-    ipam = docker.types.IPAMConfig(
-        pool_configs=[docker.types.IPAMPool(subnet=SUBNET, gateway=GATEWAY)]
-    )
-    net = docker_client.networks.create(name, driver="bridge", ipam=ipam, labels={TEST_LABEL: "1"})
-    yield name
-    with contextlib.suppress(docker.errors.APIError):
-        net.remove()
+            net.remove()
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
 
 
 class KubeletProcess:
@@ -143,7 +166,7 @@ class KubeletProcess:
             cwd=ROOT,
             stdout=self.log.open("ab"),
             stderr=subprocess.STDOUT,
-            env={**__import__("os").environ, "KUBELAB_IMAGE_PULLS": "disabled"},
+            env={**os.environ, "KUBELAB_IMAGE_PULLS": "disabled"},
         )
 
         def ready() -> bool:
