@@ -34,6 +34,7 @@ from client.informer import Informer
 from client.workqueue import WorkQueue
 from kubelet import pods as podlib
 from kubelet import specs
+from kubelet.hostports import HostPortManager, wanted_host_ports
 from kubelet.probes import LIVENESS, READINESS, STARTUP, ProbeManager, run_probe
 from kubelet.runtime import ContainerRuntime, DockerRuntime, ImageInfo, RuntimeError_
 
@@ -101,6 +102,7 @@ class Kubelet:
             on_failure=self._probe_failed,
             node_ip=ctx.node_ip,
         )
+        self.host_ports = HostPortManager()
         self._keys_by_uid: dict[str, str] = {}
         self._uid_by_key: dict[str, str] = {}
         self._pods_by_uid: dict[str, JSON] = {}
@@ -344,6 +346,7 @@ class Kubelet:
             for t in tasks:
                 t.cancel()
             self.probes.stop()
+            self.host_ports.close()
             self.queue.shutdown()
 
     async def _worker(self) -> None:
@@ -467,6 +470,13 @@ class Kubelet:
             waiting[name] = ("CrashLoopBackOff", message)
             del wait
         self.probes.sync(pod, observed)
+        box = observed.sandbox()
+        await self.host_ports.sync(
+            uid,
+            wanted_host_ports(
+                pod, node_ip=self.ctx.node_ip, pod_ip=box.ip if box and box.running else ""
+            ),
+        )
         await self._write_status(pod, observed)
         if actions.requeue_after:
             self.queue.add_after(key, actions.requeue_after + 0.05)
@@ -814,6 +824,7 @@ class Kubelet:
         uid = meta.uid_of(pod)
         grace = _deletion_grace(pod)
         self.probes.forget(uid)
+        await self.host_ports.forget(uid)
         if any(c.running for c in observed.containers):
             log.info("pod %s: stopping its containers (grace period %ds)", meta.key(pod), grace)
             await self._stop_all(pod, observed, grace)
@@ -847,6 +858,7 @@ class Kubelet:
 
     async def _kill_and_remove(self, uid: str, last: JSON | None, *, grace: int) -> None:
         self.probes.forget(uid)
+        await self.host_ports.forget(uid)
         observed = await self.runtime.observe_pod(uid)
         if observed.containers:
             log.info("pod %s is gone from this node: removing its containers", uid)

@@ -226,7 +226,14 @@ async def eventually(
             value = await fn()
             if value:
                 return value
-        except (AssertionError, errors.APIError, KeyError, IndexError, grpc.aio.AioRpcError) as e:
+        except (
+            AssertionError,
+            errors.APIError,
+            KeyError,
+            IndexError,
+            grpc.aio.AioRpcError,
+            OSError,
+        ) as e:
             last = e
         await asyncio.sleep(0.2)
     raise AssertionError(f"{what} not reached within {within}s (last error: {last})")
@@ -1181,3 +1188,39 @@ async def test_lifecycle_hooks_and_host_path(
         remove=True,
     )
     assert out == b"up\nbye\n"
+
+
+async def test_host_port_is_served_on_the_node_address(
+    api: APIClient,
+    apiserver: ApiserverProcess,
+    tmp_path: Path,
+    network: str,
+    docker_client: Any,
+) -> None:
+    # A node whose address is loopback, so the test reaches its hostPort there.
+    node = f"h6-{uuid.uuid4().hex[:8]}"
+    kubelet = KubeletProcess(apiserver, tmp_path, node, network, node_ip="127.0.0.1")
+    host_port = free_port()
+    try:
+        kubelet.start()
+        container = sh(
+            "c",
+            "echo via-host-port > /tmp/i; httpd -f -p 8080 -h /tmp",
+            ports=[{"containerPort": 8080, "hostPort": host_port}],
+            readinessProbe={"tcpSocket": {"port": 8080}, "periodSeconds": 1},
+        )
+        await api.create(PODS, make_pod("published", node, containers=[container]))
+        await wait_running(api, "published")
+
+        async def fetch() -> bytes | None:
+            reader, writer = await asyncio.open_connection("127.0.0.1", host_port)
+            writer.write(b"GET /i HTTP/1.0\r\n\r\n")
+            await writer.drain()
+            data = await asyncio.wait_for(reader.read(), 10)
+            writer.close()
+            return data if b"via-host-port" in data else None
+
+        await eventually(fetch, what="hostPort answer")
+    finally:
+        kubelet.stop()
+        _cleanup(docker_client, node)

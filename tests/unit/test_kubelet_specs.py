@@ -181,3 +181,18 @@ def test_host_network_sandbox_joins_the_node_namespace() -> None:
         pod(hostNetwork=True, dnsPolicy="ClusterFirstWithHostNet"), ctx, attempt=0
     )
     assert "nameserver 10.96.0.10" in with_dns["environment"][0]
+
+
+def test_wanted_host_ports() -> None:
+    from kubelet.hostports import HostPort, wanted_host_ports
+
+    p = pod()
+    p["spec"]["containers"][0]["ports"] = [
+        {"containerPort": 80, "hostPort": 8080},
+        {"containerPort": 53, "hostPort": 5353, "protocol": "UDP"},
+        {"containerPort": 9090},
+    ]
+    assert wanted_host_ports(p, node_ip="10.0.0.2", pod_ip="10.1.0.5") == [
+        HostPort("10.0.0.2", 8080, "u1", "10.1.0.5", 80)
+    ]
+    assert wanted_host_ports(p, node_ip="10.0.0.2", pod_ip="") == []
