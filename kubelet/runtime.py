@@ -242,6 +242,14 @@ class DockerRuntime:
         if network:
             host_kwargs["network_mode"] = network
         mounts = host_kwargs.pop("mounts", [])
+        binds = []
+        for m in [m for m in mounts if m.get("SubPath")]:
+            # subPath: bind `<volume's directory on the Docker host>/<subPath>` (the
+            # daemon resolves the path on its host, also for a kubelet in a container;
+            # a missing directory is created, as upstream creates subPaths).
+            mountpoint = self.api.inspect_volume(m["Source"])["Mountpoint"]
+            mode = "ro" if m.get("ReadOnly") else "rw"
+            binds.append(f"{mountpoint}/{m['SubPath']}:{m['Target']}:{mode}")
         host_config = self.api.create_host_config(
             mounts=[
                 docker.types.Mount(
@@ -251,7 +259,9 @@ class DockerRuntime:
                     read_only=bool(m.get("ReadOnly")),
                 )
                 for m in mounts
+                if not m.get("SubPath")
             ],
+            binds=binds or None,
             init=False,
             **host_kwargs,
         )

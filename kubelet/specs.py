@@ -458,7 +458,13 @@ def mounts(pod: Mapping[str, Any], container: Mapping[str, Any], ctx: NodeContex
             source = volume_name(pod, vol["name"])
             if vol in projected_volumes(pod):
                 read_only = True
-        out.append({"Type": "volume", "Source": source, "Target": target, "ReadOnly": read_only})
+        mount: JSON = {"Type": "volume", "Source": source, "Target": target, "ReadOnly": read_only}
+        sub_path = str(vm.get("subPath") or "").strip("/")
+        if sub_path and ".." not in sub_path.split("/"):
+            # Docker 20.10 cannot mount part of a volume: the runtime binds the
+            # volume's own directory on the Docker host instead.
+            mount["SubPath"] = sub_path
+        out.append(mount)
     return out
 
 

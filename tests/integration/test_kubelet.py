@@ -1224,3 +1224,64 @@ async def test_host_port_is_served_on_the_node_address(
     finally:
         kubelet.stop()
         _cleanup(docker_client, node)
+
+
+async def test_sub_path_mounts(
+    api: APIClient, kubelet: KubeletProcess, kubelet_stub: kubelet_pb2_grpc.KubeletStub
+) -> None:
+    await api.create(
+        CONFIGMAPS,
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "conf", "namespace": "default"},
+            "data": {"app.conf": "port=80\n", "other": "x"},
+        },
+    )
+    await api.create(
+        PODS,
+        make_pod(
+            "subpaths",
+            kubelet.node,
+            containers=[
+                sh(
+                    "main",
+                    "echo written > /var/log/app/x; sleep 3600",
+                    volumeMounts=[
+                        {"name": "conf", "mountPath": "/etc/app/app.conf", "subPath": "app.conf"},
+                        {"name": "data", "mountPath": "/var/log/app", "subPath": "logs"},
+                    ],
+                ),
+                sh("side", "sleep 3600", volumeMounts=[{"name": "data", "mountPath": "/data"}]),
+            ],
+            volumes=[
+                {"name": "conf", "configMap": {"name": "conf"}},
+                {"name": "data", "emptyDir": {}},
+            ],
+        ),
+    )
+    await wait_running(api, "subpaths")
+
+    async def run(container: str, script: str) -> bytes:
+        async def requests() -> AsyncIterator[kubelet_pb2.StreamInput]:
+            yield kubelet_pb2.StreamInput(
+                start=kubelet_pb2.StreamStart(
+                    pod=kubelet_pb2.PodRef(namespace="default", name="subpaths"),
+                    container=container,
+                    command=["sh", "-c", script],
+                    stdout=True,
+                )
+            )
+
+        out = b""
+        async for msg in kubelet_stub.Exec(requests()):
+            if msg.WhichOneof("kind") == "stdout":
+                out += msg.stdout
+        return out
+
+    assert await run("main", "cat /etc/app/app.conf; ls /etc/app") == b"port=80\napp.conf\n"
+
+    async def shared() -> bool:
+        return await run("side", "cat /data/logs/x") == b"written\n"
+
+    await eventually(shared, what="the subPath directory seen whole by the sidecar")

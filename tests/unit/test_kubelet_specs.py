@@ -196,3 +196,17 @@ def test_wanted_host_ports() -> None:
         HostPort("10.0.0.2", 8080, "u1", "10.1.0.5", 80)
     ]
     assert wanted_host_ports(p, node_ip="10.0.0.2", pod_ip="") == []
+
+
+def test_sub_path_mounts_are_marked_for_the_runtime() -> None:
+    p = pod(volumes=[{"name": "cfg", "configMap": {"name": "m"}}])
+    container = {
+        "name": "c",
+        "volumeMounts": [
+            {"name": "cfg", "mountPath": "/etc/app.conf", "subPath": "app.conf"},
+            {"name": "cfg", "mountPath": "/etc/bad", "subPath": "../escape"},
+        ],
+    }
+    good, bad = specs.mounts(p, container, CTX)
+    assert good["SubPath"] == "app.conf" and good["ReadOnly"] is True
+    assert "SubPath" not in bad
