@@ -47,8 +47,11 @@ test: test-unit test-e2e
 test-unit: dev
 	$(PYTEST) tests/unit tests/integration || test $$? -eq 5
 
-test-e2e: dev
-	$(PYTEST) tests/e2e || test $$? -eq 5
+# Images are built first, outside pytest: on a fresh machine that takes minutes
+# (debootstrap), more than one test's timeout. The session's `kubelab up` then
+# only starts containers; its first test may wait for it, hence the longer limit.
+test-e2e: dev images
+	$(PYTEST) -o timeout=900 tests/e2e || test $$? -eq 5
 
 bench: dev
 	@for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
