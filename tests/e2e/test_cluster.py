@@ -126,6 +126,20 @@ def test_node_stop_and_start(cluster: Cluster, namespace: str) -> None:
     eventually(lambda: _ready(cluster.kubectl_json("get", "node", node)), timeout=90)
 
 
+def test_node_partition_and_reconnect(cluster: Cluster) -> None:
+    node = "kubelab-worker"
+    cluster.kubelab("node", "partition", node)
+    try:
+        assert "kubelab" not in _docker(
+            "inspect", node, "--format", "{{json .NetworkSettings.Networks}}"
+        )
+        eventually(lambda: not _ready(cluster.kubectl_json("get", "node", node)), timeout=90)
+    finally:
+        cluster.kubelab("node", "connect", node, check=False)
+    assert _container_ip(node) == "10.127.255.21"
+    eventually(lambda: _ready(cluster.kubectl_json("get", "node", node)), timeout=120)
+
+
 @pytest.mark.last
 def test_down_leaves_nothing_behind(cluster: Cluster) -> None:
     cluster.kubelab("down")
