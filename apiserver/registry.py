@@ -427,6 +427,9 @@ class Registry:
             )
             obj = await self._admit(ctx, "CREATE", rt, obj, None)
             if dry_run:
+                # As upstream, a server dry run still answers 409 for a name in use.
+                if not generated and await self.store.get(self._key(rt, ns, name)) is not None:
+                    raise errors.already_exists(rt.resource, name, group=rt.group)
                 return obj, ctx.warnings
             for _ in range(GENERATE_NAME_RETRIES):
                 key = self._key(rt, ns, name)

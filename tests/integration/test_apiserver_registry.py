@@ -66,6 +66,9 @@ async def test_dry_run_writes_nothing(registry: Registry) -> None:
     real["data"] = {"k": "changed"}
     await registry.update(CONFIGMAPS, "default", "dry", real, dry_run=True)
     assert (await registry.get(CONFIGMAPS, "default", "dry"))["data"] == {"k": "v"}
+    # a dry-run create of a name in use is refused as the real create would be
+    with pytest.raises(errors.AlreadyExists):
+        await registry.create(CONFIGMAPS, "default", configmap("dry"), dry_run=True)
 
 
 async def test_watch_yields_private_copies_and_bookmarks(
