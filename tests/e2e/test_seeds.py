@@ -103,6 +103,9 @@ def test_cluster_information(cluster: Cluster) -> None:
     version = cluster.kubectl("version").stdout
     assert "Client Version: v1." in version
     assert re.search(r"Server Version: v1\.\d+", version), version
+    # kubectl --kubeconfig=fichier_kubeconfig.yaml <commandes_k8s>
+    named = cluster.kubectl(f"--kubeconfig={cluster.kubeconfig}", "get", "ns", "default", "-o=name")
+    assert named.stdout.strip() == "namespace/default"
     # kubectl api-resources
     resources = cluster.kubectl("api-resources").stdout
     rows = {line.split()[0]: line for line in resources.splitlines()[1:]}
