@@ -217,8 +217,14 @@ async def test_cluster_ip_spreads_load_and_follows_endpoints(
     await api_lo.delete(SERVICES, "web", namespace="default")
 
     async def gone() -> None:
-        with pytest.raises(OSError):
-            await asyncio.open_connection(ip, 80)
+        # Not pytest.raises: its failure is not an AssertionError, so
+        # eventually() would not retry while kube-proxy catches up.
+        try:
+            _, writer = await asyncio.open_connection(ip, 80)
+        except OSError:
+            return
+        writer.close()
+        raise AssertionError(f"{ip}:80 still accepts connections")
 
     await eventually(gone, what="the ClusterIP listener closed")
 
