@@ -26,6 +26,7 @@ from typing import Any, Literal, Protocol
 
 from apimachinery import errors, validation
 from apimachinery.scheme import ResourceType
+from apimachinery.taints import with_default_tolerations
 from apiserver import service_alloc
 
 JSON = dict[str, Any]
@@ -61,6 +62,9 @@ class PluginConfig:
     etcd: Any  # the apiserver's apiserver.store.Store (its etcd door)
     service_cluster_ip_range: str = "10.96.0.0/12"
     node_port_range: tuple[int, int] = (30000, 32767)
+    # DefaultTolerationSeconds (upstream 300 s; the lab's default is short).
+    default_not_ready_toleration_seconds: int = 300
+    default_unreachable_toleration_seconds: int = 300
 
 
 class NamespaceLifecycle:
@@ -127,11 +131,36 @@ class Validation:
         return admitted
 
 
+@dataclass(frozen=True)
+class DefaultTolerationSeconds:
+    """Upstream's DefaultTolerationSeconds: a new pod that does not tolerate the
+    not-ready and unreachable NoExecute taints gets tolerations for them, so a
+    node that goes away has its pods evicted after that many seconds."""
+
+    not_ready_s: int
+    unreachable_s: int
+
+    async def admit(
+        self, ctx: AdmissionContext, operation: str, rt: ResourceType, obj: JSON, old: JSON | None
+    ) -> JSON:
+        if operation != "CREATE" or ctx.subresource or (rt.group, rt.resource) != ("", "pods"):
+            return obj
+        spec = obj.get("spec")
+        if isinstance(spec, dict):
+            spec["tolerations"] = with_default_tolerations(
+                spec.get("tolerations") or [], self.not_ready_s, self.unreachable_s
+            )
+        return obj
+
+
 PluginFactory = Callable[[PluginConfig], AdmissionPlugin]
 
 # The plugins, in order. One line per plugin.
 PLUGINS: list[PluginFactory] = [
     lambda config: NamespaceLifecycle(),
+    lambda config: DefaultTolerationSeconds(
+        config.default_not_ready_toleration_seconds, config.default_unreachable_toleration_seconds
+    ),
     lambda config: Validation(),
     service_alloc.plugin,  # ClusterIPs and NodePorts of Services
 ]

@@ -64,6 +64,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=3600.0,
         help="events older than this are deleted (checked at each compaction)",
     )
+    # Upstream's apiserver flags, with the lab's short default (upstream: 300),
+    # the same as the controller-manager's, so a dead node's pods move in seconds.
+    for taint in ("not-ready", "unreachable"):
+        p.add_argument(
+            f"--default-{taint}-toleration-seconds",
+            type=int,
+            default=3,
+            help=f"tolerationSeconds of the node.kubernetes.io/{taint}:NoExecute toleration "
+            "added to every pod that has none (upstream default: 300)",
+        )
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 
@@ -170,6 +180,8 @@ class APIServer:
                 etcd=self.store,
                 service_cluster_ip_range=args.service_cluster_ip_range,
                 node_port_range=_port_range(args.node_port_range),
+                default_not_ready_toleration_seconds=args.default_not_ready_toleration_seconds,
+                default_unreachable_toleration_seconds=args.default_unreachable_toleration_seconds,
             )
         )
         self.registry = Registry(self.store, plugins=plugins)

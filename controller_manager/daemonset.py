@@ -18,10 +18,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from apimachinery import selectors
+from apimachinery.taints import tolerates
 from controller_manager import kube, podcontrol, revisions
 from controller_manager.base import JSON, Context, Controller, Expectations, key_of, split_key
 from controller_manager.deployment import int_or_percent
-from controller_manager.tainteviction import tolerates
 
 DAEMONSETS = kube.rt("apps", "daemonsets")
 REVISION_HASH = "controller-revision-hash"

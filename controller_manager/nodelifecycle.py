@@ -22,12 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from apimachinery import errors
+from apimachinery.taints import NOT_READY, UNREACHABLE
 from controller_manager import kube
 from controller_manager.base import JSON, Context, Controller
 
 LEASE_NAMESPACE = "kube-node-lease"
-UNREACHABLE = "node.kubernetes.io/unreachable"
-NOT_READY = "node.kubernetes.io/not-ready"
 UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
 MANAGED_TAINT_KEYS = (UNREACHABLE, NOT_READY, UNSCHEDULABLE)
 CONDITION_TYPES = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")

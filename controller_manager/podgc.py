@@ -17,9 +17,9 @@ from __future__ import annotations
 import contextlib
 
 from apimachinery import errors
+from apimachinery.taints import UNREACHABLE
 from controller_manager import kube
 from controller_manager.base import JSON, Context, Controller
-from controller_manager.nodelifecycle import UNREACHABLE
 
 KEY = "podgc"
 

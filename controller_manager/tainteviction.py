@@ -20,37 +20,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from apimachinery import errors
+from apimachinery.taints import tolerates, with_default_tolerations
 from controller_manager import kube
 from controller_manager.base import JSON, Context, Controller, key_of, split_key
-from controller_manager.nodelifecycle import NOT_READY, UNREACHABLE
-
-
-def tolerates(toleration: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    if toleration.get("operator") == "Exists":
-        return not key or key == taint.get("key")
-    return key == taint.get("key") and (toleration.get("value") or "") == (taint.get("value") or "")
 
 
 def effective_tolerations(
     pod: Mapping[str, Any], not_ready_s: int, unreachable_s: int
 ) -> list[JSON]:
-    tolerations = list((pod.get("spec") or {}).get("tolerations") or [])
-    for key, seconds in ((NOT_READY, not_ready_s), (UNREACHABLE, unreachable_s)):
-        probe = {"key": key, "effect": "NoExecute"}
-        if not any(tolerates(t, probe) for t in tolerations):
-            tolerations.append(
-                {
-                    "key": key,
-                    "operator": "Exists",
-                    "effect": "NoExecute",
-                    "tolerationSeconds": seconds,
-                }
-            )
-    return tolerations
+    """The pod's tolerations, with the defaults it would have had from admission."""
+    spec = pod.get("spec") or {}
+    return with_default_tolerations(spec.get("tolerations") or [], not_ready_s, unreachable_s)
 
 
 def eviction_delay(taints: list[JSON], tolerations: list[JSON]) -> float:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apimachinery import quantity, selectors
+from apimachinery.taints import tolerates
 
 JSON = dict[str, Any]
 
@@ -229,22 +230,6 @@ def is_terminal(pod: Mapping[str, Any]) -> bool:
 
 
 # --- tolerations, affinity ------------------------------------------------------
-
-
-def tolerates(toleration: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
-    """Upstream's Toleration.ToleratesTaint."""
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    op = toleration.get("operator") or "Equal"
-    if key and key != taint.get("key"):
-        return False
-    if op == "Exists":
-        return True
-    if not key and op == "Equal":
-        return False
-    return str(toleration.get("value") or "") == str(taint.get("value") or "")
 
 
 def untolerated_taint(

@@ -566,6 +566,30 @@ async def test_delete_preconditions_and_dry_run(api: APIClient) -> None:
         await api.get(CONFIGMAPS, "pre", namespace="default")
 
 
+async def test_new_pods_get_default_toleration_seconds(api: APIClient) -> None:
+    # The apiserver's lab default (3 s) for both taints, as upstream's admission does.
+    plain = await api.create(PODS, pod("plain"))
+    assert {
+        (t["key"], t["operator"], t["effect"], t["tolerationSeconds"])
+        for t in plain["spec"]["tolerations"]
+    } == {
+        ("node.kubernetes.io/not-ready", "Exists", "NoExecute", 3),
+        ("node.kubernetes.io/unreachable", "Exists", "NoExecute", 3),
+    }
+    # A pod that already tolerates one of them keeps its own toleration.
+    own = {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"}
+    patient = await api.create(PODS, pod("patient", tolerations=[own]))
+    assert patient["spec"]["tolerations"] == [
+        own,
+        {
+            "key": "node.kubernetes.io/not-ready",
+            "operator": "Exists",
+            "effect": "NoExecute",
+            "tolerationSeconds": 3,
+        },
+    ]
+
+
 async def test_graceful_pod_deletion(api: APIClient) -> None:
     # Never scheduled: deleted at once.
     await api.create(PODS, pod("unscheduled"))
