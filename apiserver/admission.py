@@ -100,10 +100,6 @@ class NamespaceLifecycle:
         return obj
 
 
-def _not_implemented(e: errors.APIError) -> bool:
-    return "not implemented" in e.message
-
-
 class Validation:
     """Defaults and validation from apimachinery (strict decoding, 400/422)."""
 
@@ -112,21 +108,14 @@ class Validation:
     ) -> JSON:
         if operation not in ("CREATE", "UPDATE") or ctx.subresource not in ("", "status"):
             return obj
-        try:
-            admitted, warnings = validation.admit(
-                rt,
-                obj,
-                operation=operation,  # type: ignore[arg-type]
-                old=old,
-                subresource=ctx.subresource,
-                field_validation=ctx.field_validation or "Strict",
-            )
-        except errors.InternalError as e:
-            if _not_implemented(e):
-                return obj  # apimachinery's admission is not written yet: pass through
-            raise
-        except NotImplementedError:
-            return obj
+        admitted, warnings = validation.admit(
+            rt,
+            obj,
+            operation=operation,  # type: ignore[arg-type]
+            old=old,
+            subresource=ctx.subresource,
+            field_validation=ctx.field_validation or "Strict",
+        )
         ctx.warnings.extend(warnings)
         return admitted
 
