@@ -2,7 +2,8 @@
 
 Each runs `python -m <package>` against a test apiserver, with its health
 port on loopback, and is stopped by the test that started it. Helpers for
-polling (`eventually`) live here too: tests never assert on timing.
+polling (`eventually`) live here too: tests poll rather than sleep, and assert
+on timing only where an issue states a bound for users (kube-proxy restart).
 """
 
 from __future__ import annotations
