@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import http.server
 import json
+import shutil
 import subprocess
 import threading
+import time
 import urllib.request
 from typing import Any
 
@@ -260,7 +262,55 @@ def test_load_balancer_on_localhost(cluster: Cluster, namespace: str) -> None:
     eventually(container_removed, timeout=60)
 
 
+class _Lines:
+    """A command's output lines, each with the time it reached this process."""
+
+    def __init__(self, cluster: Cluster, *kubectl_args: str) -> None:
+        kubectl = shutil.which("kubectl") or "/usr/bin/kubectl"
+        self.proc = subprocess.Popen(
+            [kubectl, *kubectl_args],
+            env=cluster.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self.lines: list[tuple[float, str]] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append((time.monotonic(), line.strip()))
+
+    def finish(self, timeout: float = 30) -> list[tuple[float, str]]:
+        try:
+            self.proc.wait(timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+        self._reader.join(5)
+        return self.lines
+
+
+# A bounded request loop in the client pod: at most `n` requests, 20 a second,
+# until /tmp/stop exists; prints each answer, or "failed".
+_REQUEST_LOOP = (
+    "i=0; while [ $i -lt {n} ] && [ ! -f /tmp/stop ]; do "
+    "timeout 5 wget -qO- http://{target}/ || echo failed; sleep 0.05; i=$((i+1)); done"
+)
+
+
+def _stream_requests(cluster: Cluster, namespace: str, target: str, n: int) -> _Lines:
+    script = _REQUEST_LOOP.format(n=n, target=target)
+    return _Lines(cluster, "exec", "client", "-n", namespace, "--", "sh", "-c", script)
+
+
 def test_not_ready_pod_leaves_the_service(cluster: Cluster, namespace: str) -> None:
+    """Issue 6: a pod that becomes not Ready stops receiving traffic within 2 s
+    (from its Ready condition turning False, as a watcher here sees it, to its
+    last answer through the Service, as the client pod's stream shows it)."""
     web = _deployment("ready", replicas=2)
     container = web["spec"]["template"]["spec"]["containers"][0]
     container["command"] = ["sh", "-c", "touch /tmp/ready && exec python3 /app/app.py"]
@@ -275,18 +325,72 @@ def test_not_ready_pod_leaves_the_service(cluster: Cluster, namespace: str) -> N
     pods = cluster.kubectl_json("get", "pods", "-n", namespace, "-l", "app=ready")["items"]
     leaving = pods[0]["metadata"]["name"]
     staying = pods[1]["metadata"]["name"]
-    cluster.kubectl("exec", leaving, "-n", namespace, "--", "rm", "/tmp/ready")
-    eventually(lambda: _ready_endpoints(cluster, namespace, "ready", 1), timeout=60)
-
-    def only_staying() -> bool:
-        out = _sh(
-            cluster,
-            namespace,
-            "for i in $(seq 10); do timeout 5 wget -qO- http://ready/ || echo failed; done",
+    ready_condition = '{.status.conditions[?(@.type=="Ready")].status}{"\\n"}'
+    watch = _Lines(
+        cluster, "get", "pod", leaving, "-n", namespace, "-w", "-o", f"jsonpath={ready_condition}"
+    )
+    stream = _stream_requests(cluster, namespace, "ready", 1200)
+    try:
+        eventually(lambda: any(line.endswith(leaving) for _, line in stream.lines), timeout=60)
+        cluster.kubectl("exec", leaving, "-n", namespace, "--", "rm", "/tmp/ready")
+        eventually(lambda: _ready_endpoints(cluster, namespace, "ready", 1), timeout=60)
+        not_ready_at = eventually(
+            lambda: next((t for t, line in watch.lines if line == "False"), None), timeout=30
         )
-        return {line.split()[-1] for line in out.splitlines() if line} == {staying}
+        time.sleep(3)  # let the stream run on: the leaving pod must not answer again
+    finally:
+        _sh(cluster, namespace, "touch /tmp/stop")
+        answers = stream.finish()
+        watch.proc.kill()
+        watch.finish()
+    assert [line for _, line in answers if line == "failed"] == []
+    last_from_leaving = max(t for t, line in answers if line.endswith(leaving))
+    after = {line.split()[-1] for t, line in answers if t > last_from_leaving}
+    assert after == {staying}, answers[-20:]
+    delay = last_from_leaving - not_ready_at
+    assert delay <= 2.0, f"{leaving} still answered {delay:.2f} s after turning not Ready"
 
-    eventually(only_staying, timeout=30)
+
+def test_rolling_update_behind_a_service_loses_no_request(cluster: Cluster, namespace: str) -> None:
+    """Issue 6: a steady stream of requests (bounded, from a pod to the
+    ClusterIP) through a rolling update v1 -> v2: not one fails. The pods say
+    when they are ready (readiness probe) and keep serving for a moment after
+    being told to stop (preStop), as Kubernetes users do for this."""
+    web = _deployment("roll", replicas=3)
+    web["spec"]["strategy"] = {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    container = web["spec"]["template"]["spec"]["containers"][0]
+    container["readinessProbe"] = {
+        "httpGet": {"path": "/healthz", "port": 8080},
+        "periodSeconds": 1,
+    }
+    container["lifecycle"] = {"preStop": {"exec": {"command": ["sleep", "2"]}}}
+    _apply(cluster, namespace, web, _service("roll"))
+    _client(cluster, namespace)
+    eventually(lambda: _ready_endpoints(cluster, namespace, "roll", 3), timeout=180)
+    ip = cluster.kubectl_json("get", "svc", "roll", "-n", namespace)["spec"]["clusterIP"]
+    stream = _stream_requests(cluster, namespace, ip, 3000)
+    try:
+        eventually(lambda: len(stream.lines) >= 10, timeout=60)
+        cluster.kubectl("set", "image", "-n", namespace, "deployment/roll", "web=kubelab/webapp:v2")
+        cluster.kubectl(
+            "rollout", "status", "-n", namespace, "deployment/roll", "--timeout=180s", timeout=200
+        )
+
+        def only_v2_answers() -> bool:
+            recent = [line for _, line in stream.lines[-20:]]
+            return len(recent) == 20 and all(line.startswith("v2 ") for line in recent)
+
+        eventually(only_v2_answers, timeout=60)
+    finally:
+        _sh(cluster, namespace, "touch /tmp/stop")
+        answers = [line for _, line in stream.finish()]
+    failed = [line for line in answers if not line.startswith(("v1 roll-", "v2 roll-"))]
+    assert failed == [], f"{len(failed)} of {len(answers)} requests failed: {failed[:5]}"
+    assert any(line.startswith("v1 ") for line in answers)
+    assert len({line.split()[1] for line in answers if line.startswith("v2 ")}) == 3
 
 
 def test_selector_less_service_reaches_a_process_outside(cluster: Cluster, namespace: str) -> None:
