@@ -7,8 +7,9 @@ memory (as upstream: a restarted kubelet probes again) and every change of a
 result enqueues the pod, whose sync turns it into status (ready) or actions
 (a liveness failure kills the container).
 
-Probes run from the kubelet: exec through the runtime, httpGet and tcpSocket
-to the pod's IP (the kubelet's node reaches every pod IP on the cluster network).
+Probes run from the kubelet: exec through the runtime, httpGet, tcpSocket and
+grpc (the standard health service) to the pod's IP (the kubelet's node
+reaches every pod IP on the cluster network).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from kubelet import pods as podlib
 from kubelet.runtime import ContainerRuntime
@@ -89,7 +92,7 @@ async def run_probe(
                 await writer.wait_closed()
             return True, ""
         if "grpc" in probe:
-            return True, ""
+            return await _grpc_probe(probe["grpc"] or {}, pod_ip, timeout)
     except TimeoutError:
         return False, f"probe timed out after {timeout:g}s"
     except (OSError, aiohttp.ClientError, ValueError) as e:
@@ -101,6 +104,32 @@ async def run_probe(
     except Exception as e:
         return False, str(e)
     return True, ""
+
+
+async def _grpc_probe(spec: Mapping[str, Any], pod_ip: str, seconds: float) -> tuple[bool, str]:
+    """The gRPC health checking protocol (grpc.health.v1.Health/Check), as
+    upstream's prober: SERVING succeeds; messages in upstream's words."""
+    target = f"{pod_ip}:{int(spec.get('port') or 0)}"
+    request = health_pb2.HealthCheckRequest(service=str(spec.get("service") or ""))
+    async with grpc.aio.insecure_channel(target) as channel:
+        try:
+            response = await health_pb2_grpc.HealthStub(channel).Check(request, timeout=seconds)
+        except grpc.aio.AioRpcError as e:
+            if e.code() == grpc.StatusCode.UNIMPLEMENTED:
+                return False, (
+                    "error: this server does not implement the grpc health protocol "
+                    f"(grpc.health.v1.Health): {e.details()}"
+                )
+            if e.code() in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE):
+                return False, (
+                    f"timeout: failed to connect service {target!r} within {seconds:g}s: "
+                    f"{e.details()}"
+                )
+            return False, f"error: health rpc probe failed: {e.details()}"
+    if response.status == health_pb2.HealthCheckResponse.SERVING:
+        return True, ""
+    status = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+    return False, f"service unhealthy (responseCode: {status})"
 
 
 @dataclass
