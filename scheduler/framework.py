@@ -36,6 +36,8 @@ REASON_POD_AFFINITY = "node(s) didn't match pod affinity rules"
 REASON_POD_ANTI_AFFINITY = "node(s) didn't match pod anti-affinity rules"
 REASON_EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rules"
 REASON_TOO_MANY_PODS = "Too many pods"
+REASON_TOPOLOGY_SPREAD = "node(s) didn't match pod topology spread constraints"
+REASON_TOPOLOGY_LABEL = REASON_TOPOLOGY_SPREAD + " (missing required label)"
 
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 
@@ -433,6 +435,94 @@ def filter_inter_pod_affinity(pod: JSON, info: NodeInfo, snap: Snapshot) -> list
     return []
 
 
+# --- topology spread ------------------------------------------------------------
+
+
+def _spread_constraints(pod: Mapping[str, Any], when: str) -> list[JSON]:
+    return [
+        c
+        for c in (pod.get("spec") or {}).get("topologySpreadConstraints") or []
+        if c.get("whenUnsatisfiable", "DoNotSchedule") == when
+    ]
+
+
+def _spread_selector(constraint: Mapping[str, Any], pod: Mapping[str, Any]) -> Any:
+    """The constraint's labelSelector, narrowed by matchLabelKeys to the pod's
+    own values of those labels (for example pod-template-hash: one revision)."""
+    selector = dict(constraint.get("labelSelector") or {})
+    labels = (pod.get("metadata") or {}).get("labels") or {}
+    keys = [k for k in constraint.get("matchLabelKeys") or [] if k in labels]
+    if keys:
+        selector["matchExpressions"] = [
+            *(selector.get("matchExpressions") or []),
+            *({"key": k, "operator": "In", "values": [labels[k]]} for k in keys),
+        ]
+    if not selector:
+        return None  # no selector matches no pod
+    return selectors.label_selector_from_dict(selector)
+
+
+def _spread_counts(
+    constraint: Mapping[str, Any], pod: JSON, snap: Snapshot, all_keys: Sequence[str]
+) -> tuple[Counter[str], Any]:
+    """Matching pods per domain of the constraint's topologyKey, over the nodes
+    that count (upstream: nodes with every topology key of the pod's
+    constraints, passing its node affinity unless nodeAffinityPolicy is Ignore,
+    and tolerated unless nodeTaintsPolicy is Ignore, its default)."""
+    key = str(constraint.get("topologyKey", ""))
+    selector = _spread_selector(constraint, pod)
+    namespace = (pod.get("metadata") or {}).get("namespace", "")
+    counts: Counter[str] = Counter()
+    for info in snap.nodes.values():
+        labels = info.labels
+        if any(k not in labels for k in all_keys):
+            continue
+        if constraint.get("nodeAffinityPolicy", "Honor") == "Honor" and not (
+            matches_node_selector_and_affinity(pod, info.node)
+        ):
+            continue
+        if constraint.get("nodeTaintsPolicy", "Ignore") == "Honor" and untolerated_taint(
+            pod, info.node, ("NoSchedule", "NoExecute")
+        ):
+            continue
+        domain = labels[key]
+        counts[domain] += 0  # a domain with no matching pod still counts (its minimum is 0)
+        if selector is None:
+            continue
+        for other in info.pods.values():
+            meta = other.get("metadata") or {}
+            if (
+                meta.get("namespace", "") == namespace
+                and not meta.get("deletionTimestamp")
+                and selector.matches(meta.get("labels") or {})
+            ):
+                counts[domain] += 1
+    return counts, selector
+
+
+def filter_topology_spread(pod: JSON, info: NodeInfo, snap: Snapshot) -> list[str]:
+    """whenUnsatisfiable: DoNotSchedule. Placing the pod on this node must keep
+    (matching pods in its domain + 1) - (fewest in any domain) <= maxSkew, the
+    fewest being 0 while there are fewer domains than minDomains."""
+    constraints = _spread_constraints(pod, "DoNotSchedule")
+    if not constraints:
+        return []
+    keys = [str(c.get("topologyKey", "")) for c in constraints]
+    if any(k not in info.labels for k in keys):
+        return [REASON_TOPOLOGY_LABEL]
+    own_labels = (pod.get("metadata") or {}).get("labels") or {}
+    for constraint, key in zip(constraints, keys, strict=True):
+        counts, selector = _spread_counts(constraint, pod, snap, keys)
+        fewest = min(counts.values(), default=0)
+        if len(counts) < int(constraint.get("minDomains") or 1):
+            fewest = 0
+        itself = 1 if selector is not None and selector.matches(own_labels) else 0
+        skew = counts.get(info.labels[key], 0) + itself - fewest
+        if skew > int(constraint.get("maxSkew") or 1):
+            return [REASON_TOPOLOGY_SPREAD]
+    return []
+
+
 # In upstream's order: the first filter that fails gives the node's reasons.
 FILTERS: tuple[tuple[str, Filter], ...] = (
     ("NodeUnschedulable", filter_node_unschedulable),
@@ -442,6 +532,7 @@ FILTERS: tuple[tuple[str, Filter], ...] = (
     ("NodeAffinity", filter_node_affinity),
     ("NodePorts", filter_ports),
     ("NodeResourcesFit", filter_resources),
+    ("PodTopologySpread", filter_topology_spread),
     ("InterPodAffinity", filter_inter_pod_affinity),
 )
 
@@ -570,6 +661,34 @@ def score_taint_prefer(pod: JSON, nodes: Sequence[NodeInfo], _: Snapshot) -> dic
     return {name: 100.0 * (most - v) / most for name, v in raw.items()}
 
 
+def score_topology_spread(pod: JSON, nodes: Sequence[NodeInfo], snap: Snapshot) -> dict[str, float]:
+    """whenUnsatisfiable: ScheduleAnyway: fewer matching pods in a node's domain
+    scores higher (each constraint weighted by log(domains + 2), as upstream);
+    a node without a constraint's key scores 0."""
+    constraints = _spread_constraints(pod, "ScheduleAnyway")
+    if not constraints:
+        return {info.name: 0.0 for info in nodes}
+    keys = [str(c.get("topologyKey", "")) for c in constraints]
+    raw: dict[str, float] = {}
+    for constraint, key in zip(constraints, keys, strict=True):
+        counts, _ = _spread_counts(constraint, pod, snap, keys)
+        weight = math.log(len(counts) + 2)
+        for info in nodes:
+            if all(k in info.labels for k in keys):
+                raw[info.name] = raw.get(info.name, 0.0) + weight * (
+                    counts.get(info.labels[key], 0) + int(constraint.get("maxSkew") or 1) - 1
+                )
+    if not raw:
+        return {info.name: 0.0 for info in nodes}
+    most, least = max(raw.values()), min(raw.values())
+    if most == 0:
+        return {info.name: 100.0 if info.name in raw else 0.0 for info in nodes}
+    return {
+        info.name: 100.0 * (most + least - raw[info.name]) / most if info.name in raw else 0.0
+        for info in nodes
+    }
+
+
 def _normalize(raw: Mapping[str, float]) -> dict[str, float]:
     most = max(raw.values(), default=0.0)
     if most <= 0:
@@ -584,6 +703,7 @@ SCORES: tuple[tuple[str, Score, int], ...] = (
     ("NodeAffinity", score_node_affinity, 2),
     ("InterPodAffinity", score_pod_affinity, 2),
     ("TaintToleration", score_taint_prefer, 3),
+    ("PodTopologySpread", score_topology_spread, 2),
 )
 
 

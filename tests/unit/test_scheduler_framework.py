@@ -235,3 +235,99 @@ def test_init_containers_count_their_largest_request() -> None:
     assert req.milli_cpu == 2000
     assert req.memory == 64 * 1024 * 1024
     assert fw.pod_requests(pod("e"), non_zero=True).milli_cpu == fw.DEFAULT_MILLI_CPU
+
+
+def _spread(when: str = "DoNotSchedule", key: str = "zone", **extra: Any) -> JSON:
+    return {
+        "maxSkew": 1,
+        "topologyKey": key,
+        "whenUnsatisfiable": when,
+        "labelSelector": {"matchLabels": {"app": "web"}},
+        **extra,
+    }
+
+
+ZONES = [
+    node("a1", labels={"zone": "a"}),
+    node("a2", labels={"zone": "a"}),
+    node("b1", labels={"zone": "b"}),
+]
+
+
+def test_topology_spread_do_not_schedule_keeps_the_skew() -> None:
+    placed = [
+        pod("w1", node_name="a1", labels={"app": "web"}),
+        pod("w2", node_name="a2", labels={"app": "web"}),
+        pod("w3", node_name="b1", labels={"app": "web"}),
+        pod("other", node_name="b1", labels={"app": "db"}),  # not selected: not counted
+    ]
+    newcomer = pod("w4", cpu="100m", labels={"app": "web"}, topologySpreadConstraints=[_spread()])
+    # zone a has 2, zone b 1: a third in zone a would make the skew 3 - 1 = 2 > 1
+    decision = fw.schedule(newcomer, fw.Snapshot.build(ZONES, placed))
+    assert decision.node == "b1"
+    assert decision.rejected == {
+        "a1": [fw.REASON_TOPOLOGY_SPREAD],
+        "a2": [fw.REASON_TOPOLOGY_SPREAD],
+    }
+    # zone b full: nothing fits, with upstream's message
+    full = fw.Snapshot.build([*ZONES[:2], node("b1", cpu="0", labels={"zone": "b"})], placed)
+    decision = fw.schedule(newcomer, full)
+    assert decision.node is None
+    assert decision.message(3) == (
+        "0/3 nodes are available: 1 Insufficient cpu, "
+        "2 node(s) didn't match pod topology spread constraints."
+    )
+
+
+def test_topology_spread_needs_the_key_and_honours_min_domains() -> None:
+    nodes = [*ZONES, node("nolabel")]
+    newcomer = pod("w1", labels={"app": "web"}, topologySpreadConstraints=[_spread()])
+    decision = fw.schedule(newcomer, fw.Snapshot.build(nodes, []))
+    assert decision.rejected == {"nolabel": [fw.REASON_TOPOLOGY_LABEL]}
+    assert decision.node in ("a1", "a2", "b1")
+    assert fw.fit_error_message(4, decision.rejected) == (
+        "0/4 nodes are available: "
+        "1 node(s) didn't match pod topology spread constraints (missing required label)."
+    )
+    # minDomains 3 with only 2 zones: the global minimum counts as 0, so each zone
+    # takes at most maxSkew (1) matching pod
+    placed = [pod("w0", node_name="a1", labels={"app": "web"})]
+    strict = pod("w1", labels={"app": "web"}, topologySpreadConstraints=[_spread(minDomains=3)])
+    assert fw.schedule(strict, fw.Snapshot.build(ZONES, placed)).node == "b1"
+    placed.append(pod("w2", node_name="b1", labels={"app": "web"}))
+    decision = fw.schedule(strict, fw.Snapshot.build(ZONES, placed))
+    assert decision.node is None
+
+
+def test_topology_spread_match_label_keys_counts_one_revision() -> None:
+    placed = [
+        pod("old1", node_name="a1", labels={"app": "web", "pod-template-hash": "old"}),
+        pod("old2", node_name="a2", labels={"app": "web", "pod-template-hash": "old"}),
+    ]
+    constraint = _spread(matchLabelKeys=["pod-template-hash"])
+    newcomer = pod(
+        "new1",
+        labels={"app": "web", "pod-template-hash": "new"},
+        topologySpreadConstraints=[constraint],
+    )
+    # the old revision's pods do not count: zone a is as good as zone b
+    decision = fw.schedule(newcomer, fw.Snapshot.build(ZONES, placed))
+    assert decision.rejected == {}
+
+
+def test_topology_spread_schedule_anyway_prefers_the_emptier_domain() -> None:
+    placed = [
+        pod("w1", node_name="a1", labels={"app": "web"}),
+        pod("w2", node_name="a2", labels={"app": "web"}),
+    ]
+    newcomer = pod(
+        "w3", labels={"app": "web"}, topologySpreadConstraints=[_spread("ScheduleAnyway")]
+    )
+    snap = fw.Snapshot.build(ZONES, placed)
+    scores = fw.score_topology_spread(newcomer, list(snap.nodes.values()), snap)
+    # raw: zone a 2 matching pods, zone b none; the emptiest scores 100, the fullest 0
+    assert scores == {"a1": 0.0, "a2": 0.0, "b1": 100.0}
+    assert fw.schedule(newcomer, snap).node == "b1"
+    # without a constraint the plugin is neutral
+    plain = pod("w4", labels={"app": "web"})
+    assert set(fw.score_topology_spread(plain, list(snap.nodes.values()), snap).values()) == {0.0}
