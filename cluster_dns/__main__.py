@@ -1,9 +1,10 @@
 """`python -m cluster_dns`: the cluster DNS server.
 
 Serves the cluster domain from Service and Endpoints informers on
-`--dns-address` (UDP and TCP); with `--register-ip` it also keeps the
-`kube-dns` Service (ClusterIP `--cluster-ip`, 10.96.0.10) pointing at itself,
-which is how the compose topology wires it (the DNS container is not a pod).
+`--dns-address` (UDP and TCP), forwarding other names to `--upstream`; with
+`--register-ip` it also keeps the `kube-dns` Service (ClusterIP
+`--cluster-ip`, 10.96.0.10) pointing at itself, which is how the compose
+topology wires it (the DNS container is not a pod).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from apimachinery.scheme import lookup
 from client.api import APIClient
 from client.component import main
 from client.informer import InformerFactory
+from cluster_dns.forward import Forwarder, parse_upstreams
 from cluster_dns.registration import register
 from cluster_dns.resolver import Resolver
 from cluster_dns.server import DNSServer
@@ -37,6 +39,12 @@ def add_args(parser: argparse.ArgumentParser) -> None:
         help="register this IP as the endpoint of the kube-dns Service (compose mode)",
     )
     parser.add_argument("--cluster-ip", default="10.96.0.10", help="kube-dns Service ClusterIP")
+    parser.add_argument(
+        "--upstream",
+        default="/etc/resolv.conf",
+        help="where names outside the cluster domain go: a resolv.conf path, "
+        "ip[:port],... or 'none' (REFUSED)",
+    )
 
 
 async def build(api: APIClient, args: argparse.Namespace) -> None:
@@ -47,7 +55,13 @@ async def build(api: APIClient, args: argparse.Namespace) -> None:
     await factory.start()
     await factory.wait_synced()
     host, _, port = args.dns_address.rpartition(":")
-    server = DNSServer(resolver)
+    upstreams = parse_upstreams(args.upstream, exclude=(host, int(port)))
+    if upstreams:
+        where = ", ".join(f"{h}:{p}" for h, p in upstreams)
+        log.info("names outside %s are forwarded to %s", args.cluster_domain, where)
+    else:
+        log.info("names outside %s are refused (no upstream server)", args.cluster_domain)
+    server = DNSServer(resolver, Forwarder(upstreams))
     bound = await server.start(host or "0.0.0.0", int(port))
     try:
         while True:

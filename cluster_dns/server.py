@@ -1,7 +1,9 @@
 """The DNS wire protocol around the resolver: UDP and TCP on port 53.
 
 Packets are parsed and built with dnslib; each question is answered from the
-informers' caches by `Resolver.resolve`, so a query costs no API call.
+informers' caches by `Resolver.resolve`, so a query costs no API call. A name
+outside the cluster domain goes to the upstream servers (cluster_dns.forward),
+when there are any; SERVFAIL when none answers.
 Malformed packets are dropped (UDP) or end the connection (TCP); a query with
 an opcode other than QUERY gets NOTIMP.
 """
@@ -17,7 +19,8 @@ from typing import Any, cast
 import prometheus_client as prom
 from dnslib import CNAME, QTYPE, RCODE, RR, SOA, SRV, A, DNSHeader, DNSRecord  # type: ignore[import-untyped]
 
-from cluster_dns.resolver import Answer, Record, Resolver
+from cluster_dns.forward import Forwarder, forwardable
+from cluster_dns.resolver import REFUSED, Answer, Record, Resolver
 
 log = logging.getLogger("cluster-dns")
 
@@ -72,20 +75,50 @@ def answer_packet(resolver: Resolver, data: bytes) -> tuple[bytes, str] | None:
     return bytes(reply.pack()), result.rcode
 
 
+async def respond(
+    resolver: Resolver, forwarder: Forwarder | None, data: bytes, *, tcp: bool
+) -> tuple[bytes, str, bool] | None:
+    """answer_packet, with names outside the cluster domain forwarded upstream:
+    (reply, rcode, whether it is an upstream's reply, to pass on unchanged)."""
+    result = answer_packet(resolver, data)
+    if result is None:
+        return None
+    if result[1] != REFUSED or forwarder is None or not forwarder.upstreams:
+        return (*result, False)
+    request = DNSRecord.parse(data)
+    if not forwardable(str(request.questions[0].qname)):
+        return (*result, False)
+    reply = await forwarder.forward(data, tcp=tcp)
+    if reply is None or len(reply) < 4:
+        failed = DNSRecord(DNSHeader(id=request.header.id, qr=1, rd=request.header.rd, ra=1))
+        failed.questions = list(request.questions)
+        failed.header.rcode = RCODE.SERVFAIL
+        return bytes(failed.pack()), "SERVFAIL", False
+    return reply, str(RCODE.get(reply[3] & 0x0F)), True
+
+
 class _UDPServer(asyncio.DatagramProtocol):
-    def __init__(self, resolver: Resolver) -> None:
+    def __init__(self, resolver: Resolver, forwarder: Forwarder | None) -> None:
         self.resolver = resolver
+        self.forwarder = forwarder
         self.transport: asyncio.DatagramTransport | None = None
+        self._pending: set[asyncio.Task[None]] = set()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        result = answer_packet(self.resolver, data)
+        # Answered in a task: a forwarded query waits for its upstream.
+        task = asyncio.ensure_future(self._answer(data, addr))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _answer(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        result = await respond(self.resolver, self.forwarder, data, tcp=False)
         if result is None or self.transport is None:
             return
-        packet, rcode = result
-        if len(packet) > 512:
+        packet, rcode, forwarded = result
+        if len(packet) > 512 and not forwarded:
             # Too long for plain UDP: truncate, the client retries over TCP.
             reply = DNSRecord.parse(packet)
             reply.rr, reply.ar, reply.auth = [], [], []
@@ -96,7 +129,10 @@ class _UDPServer(asyncio.DatagramProtocol):
 
 
 async def _tcp_client(
-    resolver: Resolver, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    resolver: Resolver,
+    forwarder: Forwarder | None,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
 ) -> None:
     try:
         while True:
@@ -107,10 +143,10 @@ async def _tcp_client(
                     data = await reader.readexactly(length)
             except (asyncio.IncompleteReadError, TimeoutError):
                 return
-            result = answer_packet(resolver, data)
+            result = await respond(resolver, forwarder, data, tcp=True)
             if result is None:
                 return
-            packet, rcode = result
+            packet, rcode, _ = result
             QUERIES.labels("tcp", rcode).inc()
             writer.write(struct.pack("!H", len(packet)) + packet)
             await writer.drain()
@@ -124,8 +160,9 @@ async def _tcp_client(
 class DNSServer:
     """UDP and TCP listeners on one address."""
 
-    def __init__(self, resolver: Resolver) -> None:
+    def __init__(self, resolver: Resolver, forwarder: Forwarder | None = None) -> None:
         self.resolver = resolver
+        self.forwarder = forwarder
         self.udp: asyncio.DatagramTransport | None = None
         self.tcp: asyncio.Server | None = None
         self.port = 0
@@ -135,12 +172,12 @@ class DNSServer:
         loop = asyncio.get_running_loop()
 
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await _tcp_client(self.resolver, reader, writer)
+            await _tcp_client(self.resolver, self.forwarder, reader, writer)
 
         self.tcp = await asyncio.start_server(handle, host, port, reuse_address=True)
         bound = int(self.tcp.sockets[0].getsockname()[1])
         transport, _ = await loop.create_datagram_endpoint(
-            lambda: _UDPServer(self.resolver), local_addr=(host, bound)
+            lambda: _UDPServer(self.resolver, self.forwarder), local_addr=(host, bound)
         )
         self.udp = transport
         self.port = bound

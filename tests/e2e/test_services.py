@@ -173,6 +173,21 @@ def test_headless_and_external_name(cluster: Cluster, namespace: str) -> None:
     assert out.startswith("v1 db-")
 
 
+def test_names_outside_the_cluster_are_forwarded(cluster: Cluster, namespace: str) -> None:
+    """A name outside cluster.local goes upstream (Docker's DNS for the kubelab
+    network, as CoreDNS's `forward . /etc/resolv.conf`): a pod resolves the
+    etcd container's name. The name stays on the project's own network."""
+    _client(cluster, namespace)
+
+    def resolved() -> bool:
+        out = cluster.kubectl(
+            "exec", "client", "-n", namespace, "--", "nslookup", "kubelab-etcd.", check=False
+        ).stdout
+        return "10.127.255.10" in out
+
+    eventually(resolved, timeout=60)
+
+
 def test_ingress_routes_two_hosts_and_two_paths(cluster: Cluster, namespace: str) -> None:
     _apply(
         cluster,
