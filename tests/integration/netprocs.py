@@ -1,25 +1,18 @@
 """Networking components (kube-proxy, cluster DNS, ingress) as real processes.
 
 Each runs `python -m <package>` against a test apiserver, with its health
-port on loopback, and is stopped by the test that started it. Helpers for
-polling (`eventually`) live here too: tests poll rather than sleep, and assert
-on timing only where an issue states a bound for users (kube-proxy restart).
+port on loopback, and is stopped by the test that started it. Tests poll
+(`tests.polling.eventually`) rather than sleep, and assert on timing only where
+an issue states a bound for users (kube-proxy restart).
 """
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
-from apimachinery import errors
 from tests.processes import ROOT, free_port, http_ok, wait_until
-
-T = TypeVar("T")
 
 
 class ComponentProcess:
@@ -68,19 +61,3 @@ class ComponentProcess:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-
-
-async def eventually(
-    check: Callable[[], Awaitable[T]], *, within: float = 20, what: str = "condition"
-) -> T:
-    """Retry `check` until it returns without raising; its result."""
-    deadline = time.monotonic() + within
-    last: Any = None
-    while True:
-        try:
-            return await check()
-        except (AssertionError, LookupError, OSError, TimeoutError, errors.APIError) as e:
-            last = e
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {within}s: {last!r}")
-        await asyncio.sleep(0.1)

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import urllib.request
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,7 @@ import pytest
 from apimachinery import errors, scheme
 from client.api import APIClient
 from genproto import api_pb2
+from tests.polling import eventually
 from tests.processes import ApiserverProcess, EtcdProcess, http_ok
 
 pytestmark = pytest.mark.etcd
@@ -60,18 +59,6 @@ def deployment(name: str, replicas: int = 1) -> dict[str, Any]:
             },
         },
     }
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], *, within_s: float = 30, what: str = "condition"
-) -> None:
-    deadline = time.monotonic() + within_s
-    while True:
-        if await check():
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {within_s}s")
-        await asyncio.sleep(0.1)
 
 
 def metrics(apiserver: ApiserverProcess) -> dict[str, float]:
@@ -333,14 +320,10 @@ async def test_watch_without_version_starts_with_current_state(api: APIClient) -
                 return
 
     task = asyncio.create_task(watch())
-    await eventually(lambda: _true_if(bool(seen)), what="the initial ADDED event")
+    await eventually(lambda: bool(seen), what="the initial ADDED event")
     await api.create(CONFIGMAPS, configmap("later"))
     await asyncio.wait_for(task, 30)
     assert seen == [("ADDED", "existing"), ("ADDED", "later")]
-
-
-async def _true_if(value: bool) -> bool:
-    return value
 
 
 async def _write_values(api: APIClient, name: str, values: range) -> list[str]:
@@ -446,7 +429,7 @@ async def test_watch_gets_410_after_compaction(etcd: EtcdProcess, tmp_path: Path
                     return True
                 return False
 
-            await eventually(gone, within_s=60, what="410 Gone for a compacted version")
+            await eventually(gone, within=60, what="410 Gone for a compacted version")
             with pytest.raises(errors.Gone):
                 await api.list(CONFIGMAPS, namespace="default", limit=1, continue_token=token)
             # A fresh list and a watch from its version work.
@@ -748,10 +731,10 @@ async def test_restart_loses_no_acknowledged_write(
                     await asyncio.sleep(0.05)
 
     tasks = [asyncio.create_task(writer(w)) for w in range(4)]
-    await eventually(lambda: _true_if(len(acknowledged) >= 20), what="writes before restart")
+    await eventually(lambda: len(acknowledged) >= 20, what="writes before restart")
     await asyncio.to_thread(apiserver.restart)
     count = len(acknowledged)
-    await eventually(lambda: _true_if(len(acknowledged) >= count + 20), what="writes after")
+    await eventually(lambda: len(acknowledged) >= count + 20, what="writes after")
     stop.set()
     await asyncio.gather(*tasks)
     async with APIClient(apiserver.address, timeout=10) as client:
@@ -789,7 +772,7 @@ async def test_etcd_outage_no_success_while_down_and_recovery(
             return False
         return True
 
-    await eventually(writable, within_s=60, what="writes to succeed after etcd is back")
+    await eventually(writable, within=60, what="writes to succeed after etcd is back")
     names = [
         i["metadata"]["name"] for i in (await api.list(CONFIGMAPS, namespace="default"))["items"]
     ]

@@ -16,7 +16,8 @@ from dnslib import QTYPE, RCODE, DNSRecord  # type: ignore[import-untyped]
 
 from apimachinery.scheme import lookup
 from client.api import APIClient
-from tests.integration.netprocs import ComponentProcess, eventually
+from tests.integration.netprocs import ComponentProcess
+from tests.polling import eventually
 from tests.processes import ApiserverProcess, free_port
 
 pytestmark = pytest.mark.etcd
@@ -84,13 +85,13 @@ async def test_service_names_answered(api: APIClient, dns: tuple[ComponentProces
         reply = await ask(port, "web.default.svc.cluster.local")
         assert [str(r.rdata) for r in reply.rr] == [cluster_ip]
 
-    await eventually(web_resolves, what="web.default resolves")
+    await eventually(web_resolves, asserts=True, what="web.default resolves")
 
     async def headless_resolves() -> None:
         reply = await ask(port, "db.default.svc.cluster.local", tcp=True)
         assert sorted(str(r.rdata) for r in reply.rr) == ["10.112.0.5", "10.112.0.6"]
 
-    await eventually(headless_resolves, what="headless db resolves to pod IPs")
+    await eventually(headless_resolves, asserts=True, what="headless db resolves to pod IPs")
     reply = await ask(port, "db-1.db.default.svc.cluster.local")
     assert [str(r.rdata) for r in reply.rr] == ["10.112.0.6"]
     reply = await ask(port, "_http._tcp.db.default.svc.cluster.local", "SRV")
@@ -113,7 +114,7 @@ async def test_service_names_answered(api: APIClient, dns: tuple[ComponentProces
         reply = await ask(port, "web.default.svc.cluster.local")
         assert reply.header.rcode == RCODE.NXDOMAIN
 
-    await eventually(web_gone, what="deleted web gives NXDOMAIN")
+    await eventually(web_gone, asserts=True, what="deleted web gives NXDOMAIN")
 
 
 async def test_kube_dns_service_registered(
@@ -132,10 +133,10 @@ async def test_kube_dns_service_registered(
         assert eps["subsets"][0]["addresses"] == [{"ip": "127.0.0.1"}]
         assert {p["port"] for p in eps["subsets"][0]["ports"]} == {port}
 
-    await eventually(registered, what="kube-dns Service and Endpoints")
+    await eventually(registered, asserts=True, what="kube-dns Service and Endpoints")
 
     async def self_resolves() -> None:
         reply = await ask(port, "kube-dns.kube-system.svc.cluster.local")
         assert [str(r.rdata) for r in reply.rr] == ["10.96.0.10"]
 
-    await eventually(self_resolves, what="kube-dns resolves to its ClusterIP")
+    await eventually(self_resolves, asserts=True, what="kube-dns resolves to its ClusterIP")

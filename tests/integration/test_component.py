@@ -4,13 +4,11 @@ between two replicas, and a clean stop on SIGTERM that hands the lease over."""
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ import pytest
 from apimachinery import errors
 from apimachinery.scheme import lookup
 from client.api import APIClient
+from tests.polling import eventually
 from tests.processes import ROOT, ApiserverProcess, free_port
 
 pytestmark = pytest.mark.etcd
@@ -25,21 +24,6 @@ pytestmark = pytest.mark.etcd
 CONFIGMAPS = lookup("", "v1", "configmaps")
 LEASES = lookup("coordination.k8s.io", "v1", "leases")
 EVENTS = lookup("", "v1", "events")
-
-
-async def eventually(
-    check: Callable[[], bool | Awaitable[bool]], *, within: float = 60, what: str = "condition"
-) -> None:
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {within}s")
-        await asyncio.sleep(0.1)
 
 
 class Sample:

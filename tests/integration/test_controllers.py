@@ -16,15 +16,16 @@ import copy
 import itertools
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from apimachinery import errors
 from apimachinery.scheme import lookup
 from client.api import APIClient
+from tests.polling import eventually
 from tests.processes import ROOT, ApiserverProcess, free_port, http_ok, wait_until
 
 pytestmark = pytest.mark.etcd
@@ -41,7 +42,6 @@ SERVICEACCOUNTS = lookup("", "v1", "serviceaccounts")
 DEPLOYMENTS = lookup("apps", "v1", "deployments")
 REPLICASETS = lookup("apps", "v1", "replicasets")
 JSON = dict[str, Any]
-T = TypeVar("T")
 
 REVISION = "deployment.kubernetes.io/revision"
 _ips = itertools.count(10)
@@ -110,26 +110,6 @@ def controller_manager(
     proc.start()
     yield proc
     proc.stop()
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T | None]], *, within: float = 30.0, what: str = "condition"
-) -> T:
-    """Poll `probe` until it returns a truthy value (errors count as not yet)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    last: object = None
-    while True:
-        try:
-            value = await probe()
-            if value:
-                return value
-            last = value
-        except (errors.APIError, AssertionError, KeyError) as e:
-            last = e
-        if loop.time() > deadline:
-            raise AssertionError(f"{what} not reached within {within}s (last: {last!r})")
-        await asyncio.sleep(0.2)
 
 
 def deployment(name: str, image: str = "redis:6", replicas: int = 3, **spec: Any) -> JSON:

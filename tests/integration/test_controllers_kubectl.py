@@ -22,8 +22,9 @@ import pytest
 from apimachinery import errors
 from apimachinery.scheme import lookup
 from client.api import APIClient
-from tests.integration.rest_fixtures import Rest, eventually, kubectl, rest
+from tests.integration.rest_fixtures import Rest, kubectl, rest
 from tests.integration.test_controllers import ControllerManagerProcess
+from tests.polling import eventually_sync
 
 pytestmark = pytest.mark.etcd
 __all__ = ["rest"]
@@ -127,9 +128,9 @@ def test_redis_seed_flow(cluster: Rest) -> None:
     # self-healing
     [first] = pod_names(rest)
     k(rest, "delete", first, "--wait=false")
-    eventually(
+    eventually_sync(
         lambda: len(pod_names(rest)) == 1 and first not in pod_names(rest),
-        timeout=30,
+        within=30,
         what="the deleted pod replaced",
     )
 
@@ -150,7 +151,7 @@ def test_redis_seed_flow(cluster: Rest) -> None:
         ready = sorted(r[3] for r in rows)
         return rows if desired == ["0", "4"] and ready == ["0", "4"] else None
 
-    rows = eventually(two_replicasets, timeout=30, what="old RS at 0, new at 4")
+    rows = eventually_sync(two_replicasets, within=30, what="old RS at 0, new at 4")
     assert all(r[0].startswith("redis-") for r in rows)
 
     history = k(rest, "rollout", "history", "deployment/redis")
@@ -180,7 +181,9 @@ def test_redis_seed_flow(cluster: Rest) -> None:
         )
         return set(out.split())
 
-    eventually(lambda: images() == {"redis:alpine"}, timeout=30, what="pods back on redis:alpine")
+    eventually_sync(
+        lambda: images() == {"redis:alpine"}, within=30, what="pods back on redis:alpine"
+    )
     history = k(rest, "rollout", "history", "deployment/redis")
     revisions = [line.split()[0] for line in history.splitlines() if line[:1].isdigit()]
     assert revisions == ["2", "3"]
@@ -188,9 +191,9 @@ def test_redis_seed_flow(cluster: Rest) -> None:
     # pause: a template change makes no new ReplicaSet until resume
     k(rest, "rollout", "pause", "deployment/redis")
     k(rest, "set", "env", "deployment/redis", "MODE=paused")
-    eventually(
+    eventually_sync(
         lambda: "DeploymentPaused" in k(rest, "describe", "deployment", "redis"),
-        timeout=30,
+        within=30,
         what="Progressing=Unknown DeploymentPaused",
     )
     assert len(table(k(rest, "get", "rs", "-l", "app=redis"))) == 2
@@ -220,9 +223,9 @@ def test_cascading_deletes_with_kubectl(cluster: Rest) -> None:
 
     # --cascade=orphan: the ReplicaSet and pods stay, without owner
     k(rest, "delete", "deployment", "keep", "--cascade=orphan")
-    eventually(
+    eventually_sync(
         lambda: "keep" not in k(rest, "get", "deploy", "-o", "name"),
-        timeout=30,
+        within=30,
         what="orphaning Deployment deleted",
     )
     rs = k(
@@ -233,9 +236,9 @@ def test_cascading_deletes_with_kubectl(cluster: Rest) -> None:
 
     # background (default): everything goes
     k(rest, "delete", "deployment", "gone")
-    eventually(
+    eventually_sync(
         lambda: k(rest, "get", "rs,pods", "-l", "app=gone", "-o", "name").strip() == "",
-        timeout=30,
+        within=30,
         what="ReplicaSet and pods of a deleted Deployment gone",
     )
 
@@ -296,8 +299,8 @@ spec:
         )
         return set(out.split())
 
-    eventually(
-        lambda: images() == {"redis:alpine"}, timeout=60, what="db pods back on redis:alpine"
+    eventually_sync(
+        lambda: images() == {"redis:alpine"}, within=60, what="db pods back on redis:alpine"
     )
 
 

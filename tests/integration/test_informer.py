@@ -6,8 +6,7 @@ what it had seen), its cache then equal to a fresh list."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlparse
 
@@ -17,6 +16,7 @@ import pytest
 from apimachinery.scheme import lookup
 from client.api import APIClient
 from client.informer import Informer
+from tests.polling import eventually
 from tests.processes import ApiserverProcess, EtcdProcess
 
 pytestmark = pytest.mark.etcd
@@ -40,21 +40,6 @@ async def new_namespace(api: APIClient, name: str) -> str:
         NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
     )
     return name
-
-
-async def eventually(
-    check: Callable[[], bool | Awaitable[bool]], *, within: float = 60, what: str = "condition"
-) -> None:
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {within}s")
-        await asyncio.sleep(0.1)
 
 
 class Seen:

@@ -20,7 +20,8 @@ from aiohttp import web
 
 from apimachinery.scheme import lookup
 from client.api import APIClient
-from tests.integration.netprocs import ComponentProcess, eventually
+from tests.integration.netprocs import ComponentProcess
+from tests.polling import eventually
 from tests.processes import ROOT, ApiserverProcess, free_port
 
 pytestmark = pytest.mark.etcd
@@ -149,7 +150,7 @@ async def test_routes_two_hosts_and_two_paths(
         async def routed() -> None:
             assert await get("alpha.localhost", "/x") == (200, "alpha /x alpha.localhost")
 
-        await eventually(routed, what="alpha.localhost routed")
+        await eventually(routed, asserts=True, what="alpha.localhost routed")
         assert await get("paths.localhost", "/a/1") == (200, "alpha /a/1 paths.localhost")
         assert await get("paths.localhost", "/b") == (200, "beta /b paths.localhost")
         status, body = await get("paths.localhost", "/c")
@@ -165,7 +166,7 @@ async def test_routes_two_hosts_and_two_paths(
         ing = await api.get(INGRESSES, "web", namespace="default")
         assert ing["status"]["loadBalancer"]["ingress"] == [{"ip": "127.0.0.1"}]
 
-    await eventually(published, what="ingress status published")
+    await eventually(published, asserts=True, what="ingress status published")
     klass = await api.get(INGRESS_CLASSES, "kubelab")
     assert klass["metadata"]["annotations"]["ingressclass.kubernetes.io/is-default-class"] == (
         "true"
@@ -199,7 +200,7 @@ async def test_other_classes_are_ignored(
             async with session.get(url, headers={"Host": "ours.localhost"}) as r:
                 assert r.status == 200
 
-        await eventually(ours_routed, what="our ingress routed")
+        await eventually(ours_routed, asserts=True, what="our ingress routed")
         async with session.get(url, headers={"Host": "theirs.localhost"}) as r:
             assert r.status == 404
     ing = await api.get(INGRESSES, "theirs", namespace="default")
@@ -245,7 +246,7 @@ async def test_load_balancer_forwarder(tmp_path: Path) -> None:
                 assert await asyncio.wait_for(reader.read(), 5) == b"hello lb"
                 writer.close()
 
-        await eventually(answers, what="the forwarder answers through the live node")
+        await eventually(answers, asserts=True, what="the forwarder answers through the live node")
     finally:
         proc.terminate()
         await asyncio.wait_for(proc.wait(), 10)

@@ -21,7 +21,8 @@ import pytest
 
 from apimachinery.scheme import lookup
 from client.api import APIClient
-from tests.integration.netprocs import ComponentProcess, eventually
+from tests.integration.netprocs import ComponentProcess
+from tests.polling import eventually
 from tests.processes import ApiserverProcess, EtcdProcess
 
 pytestmark = pytest.mark.etcd
@@ -183,12 +184,12 @@ async def test_cluster_ip_spreads_load_and_follows_endpoints(
         seen = {await who(ip, 80) for _ in range(10)}
         assert seen == {"alpha", "beta"}
 
-    await eventually(both_answer, what="both endpoints answer on the ClusterIP")
+    await eventually(both_answer, asserts=True, what="both endpoints answer on the ClusterIP")
 
     async def udp_answers() -> None:
         assert (await udp_who(ip, 53)).endswith(":hi")
 
-    await eventually(udp_answers, what="UDP through the ClusterIP")
+    await eventually(udp_answers, asserts=True, what="UDP through the ClusterIP")
 
     # an endpoint removed stops receiving new connections
     current = await api_lo.get(ENDPOINTS, "web", namespace="default")
@@ -198,7 +199,7 @@ async def test_cluster_ip_spreads_load_and_follows_endpoints(
     async def only_beta() -> None:
         assert {await who(ip, 80) for _ in range(6)} == {"beta"}
 
-    await eventually(only_beta, what="the removed endpoint gets no traffic")
+    await eventually(only_beta, asserts=True, what="the removed endpoint gets no traffic")
 
     # no endpoint at all: connections are refused or reset, never hang
     current = await api_lo.get(ENDPOINTS, "web", namespace="default")
@@ -212,7 +213,7 @@ async def test_cluster_ip_spreads_load_and_follows_endpoints(
             return
         assert got == "", got
 
-    await eventually(refused, what="no endpoint: the connection is closed")
+    await eventually(refused, asserts=True, what="no endpoint: the connection is closed")
 
     # the Service deleted: nothing listens on its IP any more
     await api_lo.delete(SERVICES, "web", namespace="default")
@@ -227,7 +228,7 @@ async def test_cluster_ip_spreads_load_and_follows_endpoints(
         writer.close()
         raise AssertionError(f"{ip}:80 still accepts connections")
 
-    await eventually(gone, what="the ClusterIP listener closed")
+    await eventually(gone, asserts=True, what="the ClusterIP listener closed")
 
 
 async def test_node_port_and_session_affinity(
@@ -247,7 +248,7 @@ async def test_node_port_and_session_affinity(
         seen = [await who("127.0.0.1", node_port) for _ in range(8)]
         assert len(set(seen)) == 1 and seen[0] in ("alpha", "beta"), seen
 
-    await eventually(sticks, what="NodePort with ClientIP affinity")
+    await eventually(sticks, asserts=True, what="NodePort with ClientIP affinity")
     ip = svc["spec"]["clusterIP"]
     assert len({await who(ip, 80) for _ in range(8)}) == 1
 
@@ -275,13 +276,13 @@ async def test_restart_serves_again(
         async def serves() -> None:
             assert await who(ip, 80) == "alpha"
 
-        await eventually(serves, what="served before the kill")
+        await eventually(serves, asserts=True, what="served before the kill")
         proc.kill()
         # Issue 6: new connections work again within 2 s of the restart (it
         # takes 0.3-0.6 s here, most of it Python starting up).
         restarted = time.monotonic()
         proc.start()
-        await eventually(serves, within=10, what="served again after a restart")
+        await eventually(serves, asserts=True, within=10, what="served again after a restart")
         elapsed = time.monotonic() - restarted
         assert elapsed <= 2.0, f"new connections served {elapsed:.2f} s after the restart"
     finally:
@@ -307,5 +308,5 @@ async def test_traffic_policy_local(
     async def cluster_wide() -> None:
         assert {await who(ip, 80) for _ in range(8)} == {"alpha", "beta"}
 
-    await eventually(cluster_wide, what="ClusterIP uses both endpoints")
+    await eventually(cluster_wide, asserts=True, what="ClusterIP uses both endpoints")
     assert {await who("127.0.0.1", node_port) for _ in range(8)} == {"alpha"}

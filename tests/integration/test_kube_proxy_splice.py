@@ -17,7 +17,7 @@ import pytest
 from kube_proxy import splice
 from kube_proxy.model import Endpoint, Frontend, Route, ServicePortName
 from kube_proxy.proxier import Proxier
-from tests.integration.netprocs import eventually
+from tests.polling import eventually
 from tests.processes import free_port
 
 SPN = ServicePortName("default", "echo", "", "TCP")
@@ -141,4 +141,4 @@ async def test_no_fd_leak_over_10000_short_connections(proxier: Proxier, backend
         assert not proxier.connections
         assert _open_fds() <= before + 2
 
-    await eventually(settled, what="every proxied connection closed")
+    await eventually(settled, asserts=True, what="every proxied connection closed")

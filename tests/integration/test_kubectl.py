@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.integration.rest_fixtures import Rest, eventually, kubectl, kubectl_binary, rest
+from tests.integration.rest_fixtures import Rest, kubectl, kubectl_binary, rest
+from tests.polling import eventually_sync
 from tests.processes import free_port
 
 pytestmark = pytest.mark.etcd
@@ -529,7 +530,7 @@ def test_watch_with_kubectl_get_w(rest: Rest) -> None:
             seen.append(line)
             return line.split()[:1] == ["w1"]
 
-        eventually(saw_w1, timeout=20, what="kubectl get -w to print w1")
+        eventually_sync(saw_w1, within=20, what="kubectl get -w to print w1")
     finally:
         proc.terminate()
         proc.wait(10)
@@ -552,7 +553,7 @@ def test_kubectl_proxy_then_curl(rest: Rest) -> None:
             with socket.socket() as s:
                 return s.connect_ex(("127.0.0.1", port)) == 0
 
-        eventually(listening, timeout=20, what="kubectl proxy to listen")
+        eventually_sync(listening, within=20, what="kubectl proxy to listen")
         with urllib.request.urlopen(f"http://localhost:{port}", timeout=10) as r:
             assert "/api/v1" in json.loads(r.read())["paths"]
         url = f"http://localhost:{port}/api/v1/namespaces/{ns}/pods"

@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.rest_fixtures import Rest, eventually, kubectl, kubectl_binary, rest
+from tests.integration.rest_fixtures import Rest, kubectl, kubectl_binary, rest
+from tests.polling import eventually_sync
 from tests.processes import ROOT, free_port, http_ok, need, wait_until
 
 pytestmark = [pytest.mark.etcd, pytest.mark.docker]
@@ -148,7 +149,7 @@ def running_pod(rest: Rest, node: str) -> str:
         ).stdout
         return phase == "Running"
 
-    eventually(running, timeout=90, what="pod talker to run")
+    eventually_sync(running, within=90, what="pod talker to run")
     return "talker"
 
 
@@ -158,7 +159,7 @@ def test_kubectl_logs(rest: Rest, running_pod: str) -> None:
         lines = out.splitlines()
         return lines if len(lines) == 2 else None
 
-    lines = eventually(two_lines, timeout=30, what="two log lines")
+    lines = eventually_sync(two_lines, within=30, what="two log lines")
     assert all(line.startswith("line ") for line in lines)
     first = kubectl(rest, "-n", "streams", "logs", running_pod).stdout.splitlines()[0]
     assert first == "line 0"
@@ -224,7 +225,7 @@ def test_kubectl_port_forward(rest: Rest, node: str, running_pod: str) -> None:
         ).stdout
         return phase == "Running"
 
-    eventually(web_running, timeout=90, what="pod web to run")
+    eventually_sync(web_running, within=90, what="pod web to run")
 
     def serving() -> bool:
         # kubectl port-forward gives up at the first failed connection: wait
@@ -244,7 +245,7 @@ def test_kubectl_port_forward(rest: Rest, node: str, running_pod: str) -> None:
         )
         return res.stdout == "hello-from-pod\n"
 
-    eventually(serving, timeout=60, what="httpd to serve in pod web")
+    eventually_sync(serving, within=60, what="httpd to serve in pod web")
     local = free_port()
     env = {**os.environ, "KUBECONFIG": str(rest.kubeconfig)}
     proc = subprocess.Popen(
@@ -265,7 +266,7 @@ def test_kubectl_port_forward(rest: Rest, node: str, running_pod: str) -> None:
             except OSError:
                 return None
 
-        assert eventually(lambda: fetch("/index.html"), timeout=30) == b"hello-from-pod\n"
+        assert eventually_sync(lambda: fetch("/index.html"), within=30) == b"hello-from-pod\n"
         # More than SPDY's initial 64 KiB window, in both directions' framing.
         big = fetch("/big")
         assert big is not None and len(big) == 1024 * 1024
@@ -309,7 +310,7 @@ def test_pod_and_service_proxy_through_kubectl_proxy(
             rest, "-n", "streams", "get", "pod", "web", "-o", "jsonpath={.status.podIP}"
         ).stdout
 
-    ip = eventually(pod_ip, timeout=90, what="pod web to get an IP")
+    ip = eventually_sync(pod_ip, within=90, what="pod web to get an IP")
     kubectl(rest, "-n", "streams", "apply", "-f", "-", stdin=SELECTORLESS.format(ip=ip))
     port = free_port()
     env = {**os.environ, "KUBECONFIG": str(rest.kubeconfig)}
@@ -333,7 +334,7 @@ def test_pod_and_service_proxy_through_kubectl_proxy(
                 return None
 
         page = b"hello-from-pod\n"
-        assert eventually(lambda: fetch("/pods/web:80/proxy/index.html"), timeout=60) == page
+        assert eventually_sync(lambda: fetch("/pods/web:80/proxy/index.html"), within=60) == page
         assert fetch("/services/web-svc:http/proxy/index.html") == page
         assert fetch("/services/web-svc/proxy/index.html") == page
     finally:

@@ -17,9 +17,9 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import grpc
 import pytest
@@ -28,6 +28,7 @@ from apimachinery import errors
 from apimachinery.scheme import lookup
 from client.api import APIClient
 from genproto import kubelet_pb2, kubelet_pb2_grpc
+from tests.polling import eventually
 from tests.processes import ROOT, ApiserverProcess, free_port, http_ok, need, wait_until
 
 pytestmark = [pytest.mark.etcd, pytest.mark.docker]
@@ -38,7 +39,6 @@ LEASES = lookup("coordination.k8s.io", "v1", "leases")
 EVENTS = lookup("", "v1", "events")
 CONFIGMAPS = lookup("", "v1", "configmaps")
 JSON = dict[str, Any]
-T = TypeVar("T")
 
 SUBNET = "10.200.61.0/24"
 GATEWAY = "10.200.61.1"
@@ -213,30 +213,6 @@ def kubelet(
     finally:
         proc.stop()
         _cleanup(docker_client, node)
-
-
-async def eventually(
-    fn: Callable[[], Awaitable[T | None]], *, within: float = 60, what: str = "condition"
-) -> T:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    last: Exception | None = None
-    while loop.time() < deadline:
-        try:
-            value = await fn()
-            if value:
-                return value
-        except (
-            AssertionError,
-            errors.APIError,
-            KeyError,
-            IndexError,
-            grpc.aio.AioRpcError,
-            OSError,
-        ) as e:
-            last = e
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{what} not reached within {within}s (last error: {last})")
 
 
 def make_pod(name: str, node: str, *, containers: list[JSON], **spec: Any) -> JSON:

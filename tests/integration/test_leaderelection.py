@@ -13,8 +13,7 @@ import asyncio
 import contextlib
 import signal
 import sys
-import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
@@ -23,6 +22,7 @@ from apimachinery import errors
 from apimachinery.scheme import lookup
 from client.api import APIClient
 from client.leaderelection import LeaderElector
+from tests.polling import eventually
 from tests.processes import ROOT, ApiserverProcess
 
 pytestmark = pytest.mark.etcd
@@ -32,21 +32,6 @@ CONFIGMAPS = lookup("", "v1", "configmaps")
 # Short for fast tests, but with a renew deadline that tolerates a loaded
 # machine stalling the event loop for a few seconds.
 TIMING = {"lease_duration": 6.0, "renew_deadline": 4.0, "retry_period": 1.0}
-
-
-async def eventually(
-    check: Callable[[], bool | Awaitable[bool]], *, within: float = 60, what: str = "condition"
-) -> None:
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {within}s")
-        await asyncio.sleep(0.05)
 
 
 class Terms:

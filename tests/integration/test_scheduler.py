@@ -7,19 +7,19 @@ Scheduled events, and preemption by a higher-priority pod.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from apimachinery import errors
 from apimachinery.scheme import lookup
 from client.api import APIClient
+from tests.polling import eventually
 from tests.processes import ROOT, ApiserverProcess, free_port, http_ok, wait_until
 
 pytestmark = pytest.mark.etcd
@@ -29,7 +29,6 @@ NODES = lookup("", "v1", "nodes")
 EVENTS = lookup("", "v1", "events")
 PRIORITY_CLASSES = lookup("scheduling.k8s.io", "v1", "priorityclasses")
 JSON = dict[str, Any]
-T = TypeVar("T")
 
 
 class SchedulerProcess:
@@ -84,22 +83,6 @@ def scheduler(apiserver: ApiserverProcess, tmp_path: Path) -> Iterator[Scheduler
 @pytest.fixture
 async def cluster(api: APIClient, scheduler: SchedulerProcess) -> AsyncIterator[APIClient]:
     yield api
-
-
-async def eventually(
-    fn: Callable[[], Awaitable[T | None]], *, within: float = 30, what: str = "condition"
-) -> T:
-    deadline = asyncio.get_running_loop().time() + within
-    last: Exception | None = None
-    while asyncio.get_running_loop().time() < deadline:
-        try:
-            value = await fn()
-            if value:
-                return value
-        except (AssertionError, errors.APIError) as e:
-            last = e
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{what} not reached within {within}s (last error: {last})")
 
 
 async def add_node(

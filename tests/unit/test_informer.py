@@ -6,13 +6,14 @@ watch against etcd is tested in tests/integration/test_informer.py."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any, cast
 
 from apimachinery import errors
 from apimachinery.scheme import lookup
 from client.api import APIClient, WatchEvent
 from client.informer import Informer, InformerFactory
+from tests.polling import eventually
 
 PODS = lookup("", "v1", "pods")
 JSON = dict[str, Any]
@@ -48,12 +49,6 @@ class ScriptedAPI:
                 raise step
             else:
                 yield step
-
-
-async def eventually(predicate: Callable[[], bool], within: float = 10.0) -> None:
-    async with asyncio.timeout(within):
-        while not predicate():  # noqa: ASYNC110 (polling a plain predicate)
-            await asyncio.sleep(0.005)
 
 
 def recording(inf: Informer) -> list[tuple[str, ...]]:

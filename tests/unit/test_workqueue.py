@@ -6,17 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
 
 import pytest
 
 from client.workqueue import WorkQueue, run_workers
-
-
-async def eventually(predicate: Callable[[], bool], within: float = 10.0) -> None:
-    async with asyncio.timeout(within):
-        while not predicate():  # noqa: ASYNC110 (polling a plain predicate)
-            await asyncio.sleep(0.005)
+from tests.polling import eventually
 
 
 async def test_add_deduplicates_keys_waiting_to_be_processed() -> None:
