@@ -473,6 +473,20 @@ def default_ingress(obj: JSON) -> None:
     del obj  # Ingress has no defaults upstream beyond what validation requires.
 
 
+RBAC_GROUP = "rbac.authorization.k8s.io"
+
+
+def default_rolebinding(obj: JSON) -> None:
+    """Role and cluster role bindings: roleRef.apiGroup is RBAC's, a User or Group
+    subject's apiGroup too, a ServiceAccount's the core group (left empty)."""
+    role_ref = _dict(obj, "roleRef")
+    if not role_ref.get("apiGroup"):
+        role_ref["apiGroup"] = RBAC_GROUP
+    for subject in _list(obj, "subjects"):
+        if not subject.get("apiGroup") and subject.get("kind") in ("User", "Group"):
+            subject["apiGroup"] = RBAC_GROUP
+
+
 DEFAULTERS: dict[tuple[str, str], Callable[[JSON], None]] = {
     ("v1", "Pod"): default_pod,
     ("v1", "Service"): default_service,
@@ -492,6 +506,8 @@ DEFAULTERS: dict[tuple[str, str], Callable[[JSON], None]] = {
     ("batch/v1", "CronJob"): default_cronjob,
     ("discovery.k8s.io/v1", "EndpointSlice"): default_endpointslice,
     ("scheduling.k8s.io/v1", "PriorityClass"): default_priorityclass,
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): default_rolebinding,
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): default_rolebinding,
 }
 
 

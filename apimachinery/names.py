@@ -245,6 +245,15 @@ def ip_errors(value: str) -> list[str]:
 NameValidator = Callable[[str], list[str]]
 
 
+def path_segment_name_errors(value: str) -> list[str]:
+    """Upstream's IsValidPathSegmentName: what RBAC accepts as role and binding
+    names (`system:basic-user` is one; anything that fits in a URL segment)."""
+    for illegal in (".", ".."):
+        if value == illegal:
+            return [f"may not be '{illegal}'"]
+    return [f"may not contain '{c}'" for c in ("/", "%") if c in value]
+
+
 def generate_name_errors(prefix: str, validator: NameValidator) -> list[str]:
     """generateName is validated with its trailing dash masked, as upstream does."""
     masked = prefix[:-1] + "a" if prefix.endswith("-") else prefix

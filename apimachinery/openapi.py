@@ -52,6 +52,19 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "CronJobSpec": ("schedule", "jobTemplate"),
     "LabelSelectorRequirement": ("key", "operator"),
     "OwnerReference": ("apiVersion", "kind", "name", "uid"),
+    "PolicyRule": ("verbs",),
+    "RoleRef": ("apiGroup", "kind", "name"),
+    "Subject": ("kind", "name"),
+    "RoleBinding": ("roleRef",),
+    "ClusterRoleBinding": ("roleRef",),
+    "RoleList": ("items",),
+    "ClusterRoleList": ("items",),
+    "RoleBindingList": ("items",),
+    "ClusterRoleBindingList": ("items",),
+    "SelfSubjectRulesReview": ("spec",),
+    "ResourceRule": ("verbs",),
+    "NonResourceRule": ("verbs",),
+    "SubjectRulesReviewStatus": ("resourceRules", "nonResourceRules", "incomplete"),
 }
 
 # Models of list fields whose merge key depends on where the list sits.
@@ -68,6 +81,13 @@ def _parent_for(model: str) -> str:
     return model[:1].lower() + model[1:]
 
 
+def _unwrap(text: str) -> str:
+    """A description from a wrapped docstring as upstream writes it: one line per
+    paragraph (kubectl explain wraps it again for the terminal)."""
+    paragraphs = text.split("\n\n")
+    return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
+
+
 def _simplify(schema: Any) -> Any:
     """Upstream-looking schema: no nulls in anyOf, no titles, refs in allOf."""
     if isinstance(schema, list):
@@ -75,6 +95,8 @@ def _simplify(schema: Any) -> Any:
     if not isinstance(schema, dict):
         return schema
     out = {k: _simplify(v) for k, v in schema.items() if k not in ("title", "default")}
+    if isinstance(out.get("description"), str):
+        out["description"] = _unwrap(out["description"])
     any_of = out.get("anyOf")
     if isinstance(any_of, list):
         options = [o for o in any_of if o != {"type": "null"}]
@@ -101,7 +123,8 @@ def _simplify(schema: Any) -> Any:
 @cache
 def _schemas() -> dict[str, JSON]:
     """Component schemas by model name (refs in OpenAPI v3 form)."""
-    model_list: list[type[BaseModel]] = list(models.MODELS.values())
+    kinds = {**models.MODELS, **models.LIST_MODELS}
+    model_list: list[type[BaseModel]] = list(kinds.values())
     _, top = models_json_schema(
         [(m, "validation") for m in model_list], ref_template=_V3_REF + "{model}"
     )
@@ -129,7 +152,7 @@ def _schemas() -> dict[str, JSON]:
         present = [f for f in required if f in props]
         if present:
             defs[model_name]["required"] = present
-    for (api_version, kind), model in models.MODELS.items():
+    for (api_version, kind), model in kinds.items():
         name = model.__name__
         if name not in defs:
             continue
@@ -163,6 +186,12 @@ def _schemas() -> dict[str, JSON]:
 def _model_name(rt: ResourceType) -> str:
     model = models.MODELS.get((rt.api_version, rt.kind))
     return model.__name__ if model is not None else rt.kind
+
+
+def _list_model_name(rt: ResourceType) -> str:
+    """The schema a list answers with: the List kind's own when modelled."""
+    model = models.LIST_MODELS.get((rt.api_version, rt.list_kind))
+    return model.__name__ if model is not None else _model_name(rt)
 
 
 def _query(name: str, description: str, type_: str = "string") -> JSON:
@@ -210,7 +239,7 @@ def _op(rt: ResourceType, action: str, op_id: str, ref: str, params: list[JSON])
     }
 
 
-def _paths(rt: ResourceType, ref: str) -> dict[str, JSON]:
+def _paths(rt: ResourceType, ref: str, list_ref: str) -> dict[str, JSON]:
     prefix = f"/apis/{rt.group}/{rt.version}" if rt.group else f"/api/{rt.version}"
     scope = f"{prefix}/namespaces/{{namespace}}" if rt.namespaced else prefix
     path_params = [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}]
@@ -222,7 +251,7 @@ def _paths(rt: ResourceType, ref: str) -> dict[str, JSON]:
     item: JSON = {}
     verbs = set(rt.verbs)
     if "list" in verbs:
-        collection["get"] = _op(rt, "list", "list", ref, _LIST_PARAMS)
+        collection["get"] = _op(rt, "list", "list", list_ref, _LIST_PARAMS)
     if "create" in verbs:
         collection["post"] = _op(rt, "post", "create", ref, _WRITE_PARAMS)
     if "deletecollection" in verbs:
@@ -304,12 +333,13 @@ def v3_document(group_version: str) -> JSON | None:
     defs = _schemas()
     paths: dict[str, JSON] = {}
     for rt in rts:
-        paths.update(_paths(rt, _V3_REF + _model_name(rt)))
+        paths.update(_paths(rt, _V3_REF + _model_name(rt), _V3_REF + _list_model_name(rt)))
+    roots = [_model_name(rt) for rt in rts] + [_list_model_name(rt) for rt in rts]
     return {
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": "v1.32.0-kubelab"},
         "paths": paths,
-        "components": {"schemas": _reachable(defs, [_model_name(rt) for rt in rts])},
+        "components": {"schemas": _reachable(defs, roots)},
     }
 
 

@@ -798,6 +798,74 @@ _register(
 _register("", "limitranges", [_NAME, _c("Created At")], _limitrange_row)
 
 
+# --- RBAC -----------------------------------------------------------------------
+
+
+def _role_row(r: JSON) -> Row:
+    return [_meta(r).get("name", ""), _meta(r).get("creationTimestamp", "")]
+
+
+def _binding_row(b: JSON) -> Row:
+    """NAME ROLE AGE, and with -o wide USERS GROUPS SERVICEACCOUNTS (as upstream's
+    SubjectsStrings: service accounts as namespace/name)."""
+    ref = b.get("roleRef") or {}
+    users: list[str] = []
+    groups: list[str] = []
+    accounts: list[str] = []
+    for subject in b.get("subjects") or []:
+        kind, name = subject.get("kind"), str(subject.get("name", ""))
+        if kind == "ServiceAccount":
+            accounts.append(f"{subject.get('namespace', '')}/{name}")
+        elif kind == "User":
+            users.append(name)
+        elif kind == "Group":
+            groups.append(name)
+    return [
+        _meta(b).get("name", ""),
+        f"{ref.get('kind', '')}/{ref.get('name', '')}",
+        _age(b),
+        ", ".join(users),
+        ", ".join(groups),
+        ", ".join(accounts),
+    ]
+
+
+_ROLE_COLUMNS: list[Column] = [
+    _NAME,
+    ("Created At", "date", 0, "CreationTimestamp is a timestamp of creation."),
+]
+
+
+def _binding_columns(kind: str) -> list[Column]:
+    role_ref = (
+        "RoleRef can only reference a ClusterRole in the global namespace."
+        if kind == "clusterRoleBinding"
+        else "RoleRef can reference a Role in the current namespace or a ClusterRole in the "
+        "global namespace."
+    )
+    return [
+        _NAME,
+        _c("Role", description=role_ref),
+        _AGE,
+        _c("Users", 1, description=f"Users in the {kind}"),
+        _c("Groups", 1, description=f"Groups in the {kind}"),
+        _c("ServiceAccounts", 1, description=f"ServiceAccounts in the {kind}"),
+    ]
+
+
+for _resource in ("roles", "clusterroles"):
+    _register("rbac.authorization.k8s.io", _resource, _ROLE_COLUMNS, _role_row)
+_register(
+    "rbac.authorization.k8s.io", "rolebindings", _binding_columns("roleBinding"), _binding_row
+)
+_register(
+    "rbac.authorization.k8s.io",
+    "clusterrolebindings",
+    _binding_columns("clusterRoleBinding"),
+    _binding_row,
+)
+
+
 def _generic_row(obj: JSON) -> Row:
     return [_meta(obj).get("name", ""), _age(obj)]
 

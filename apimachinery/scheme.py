@@ -211,6 +211,43 @@ RESOURCES: tuple[ResourceType, ...] = (
         "selfsubjectaccessreview",
         verbs=("create",),
     ),
+    ResourceType(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectrulesreviews",
+        "SelfSubjectRulesReview",
+        False,
+        (),
+        "selfsubjectrulesreview",
+        verbs=("create",),
+    ),
+    ResourceType(
+        "authentication.k8s.io",
+        "v1",
+        "selfsubjectreviews",
+        "SelfSubjectReview",
+        False,
+        (),
+        "selfsubjectreview",
+        verbs=("create",),
+    ),
+    # RBAC: no short names, as upstream's discovery (kubectl knows them by name).
+    ResourceType(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterrolebindings",
+        "ClusterRoleBinding",
+        False,
+        (),
+        "clusterrolebinding",
+    ),
+    ResourceType(
+        "rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False, (), "clusterrole"
+    ),
+    ResourceType(
+        "rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True, (), "rolebinding"
+    ),
+    ResourceType("rbac.authorization.k8s.io", "v1", "roles", "Role", True, (), "role"),
 )
 
 _BY_GVR = {(r.group, r.version, r.resource): r for r in RESOURCES}

@@ -49,6 +49,10 @@ Operation = Literal["CREATE", "UPDATE"]
 _NAME_RULES = {
     ("v1", "Namespace"): names.dns1123_label_errors,
     ("v1", "Service"): names.dns1035_label_errors,
+    ("rbac.authorization.k8s.io/v1", "Role"): names.path_segment_name_errors,
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): names.path_segment_name_errors,
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): names.path_segment_name_errors,
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): names.path_segment_name_errors,
 }
 
 # What a kind's status is reset to when it is created (upstream PrepareForCreate).

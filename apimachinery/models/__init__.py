@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from apimachinery.models import apps, core, other
+from apimachinery.models import apps, core, other, rbac
 from apimachinery.models.base import KModel, LabelSelector, ListMeta, ObjectMeta, OwnerReference
 
 MODELS: dict[tuple[str, str], type[BaseModel]] = {
@@ -41,9 +41,25 @@ MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("coordination.k8s.io/v1", "Lease"): other.Lease,
     ("scheduling.k8s.io/v1", "PriorityClass"): other.PriorityClass,
     ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): other.SelfSubjectAccessReview,
+    ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): other.SelfSubjectRulesReview,
+    ("authentication.k8s.io/v1", "SelfSubjectReview"): other.SelfSubjectReview,
+    ("rbac.authorization.k8s.io/v1", "Role"): rbac.Role,
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): rbac.ClusterRole,
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): rbac.RoleBinding,
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): rbac.ClusterRoleBinding,
+}
+
+# The List kinds that have a model of their own, for the OpenAPI documents (list
+# calls answer `<Kind>List` whether or not it is modelled here).
+LIST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
+    ("rbac.authorization.k8s.io/v1", "RoleList"): rbac.RoleList,
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleList"): rbac.ClusterRoleList,
+    ("rbac.authorization.k8s.io/v1", "RoleBindingList"): rbac.RoleBindingList,
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBindingList"): rbac.ClusterRoleBindingList,
 }
 
 __all__ = [
+    "LIST_MODELS",
     "MODELS",
     "KModel",
     "LabelSelector",

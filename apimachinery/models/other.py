@@ -1,7 +1,8 @@
-"""API models outside core and workloads: Ingress and IngressClass
+"""API models outside core, workloads and RBAC: Ingress and IngressClass
 (networking.k8s.io), EndpointSlice (discovery.k8s.io), Lease
-(coordination.k8s.io), PriorityClass (scheduling.k8s.io) and
-SelfSubjectAccessReview (authorization.k8s.io)."""
+(coordination.k8s.io), PriorityClass (scheduling.k8s.io), the self reviews
+SelfSubjectAccessReview and SelfSubjectRulesReview (authorization.k8s.io) and
+SelfSubjectReview (authentication.k8s.io)."""
 
 from __future__ import annotations
 
@@ -203,3 +204,95 @@ class SelfSubjectAccessReview(APIObject):
 
     spec: SelfSubjectAccessReviewSpec | None = None
     status: SubjectAccessReviewStatus | None = None
+
+
+class SelfSubjectRulesReviewSpec(KModel):
+    namespace: str | None = field("Namespace to evaluate rules for. Required.")
+
+
+class ResourceRule(KModel):
+    """The list of actions the subject is allowed to perform on resources."""
+
+    verbs: list[str] | None = field(
+        "Verb is a list of kubernetes resource API verbs, like: get, list, watch, create, "
+        'update, delete, proxy. "*" means all.'
+    )
+    apiGroups: list[str] | None = field(
+        'APIGroups is the name of the APIGroup that contains the resources. "*" means all.'
+    )
+    resources: list[str] | None = field(
+        'Resources is a list of resources this rule applies to. "*" means all in the specified '
+        "apiGroups. \"*/foo\" represents the subresource 'foo' for all resources in the "
+        "specified apiGroups."
+    )
+    resourceNames: list[str] | None = field(
+        "ResourceNames is an optional white list of names that the rule applies to. An empty "
+        'set means that everything is allowed. "*" means all.'
+    )
+
+
+class NonResourceRule(KModel):
+    """What the subject may do on non-resource URLs."""
+
+    verbs: list[str] | None = field(
+        "Verb is a list of kubernetes non-resource API verbs, like: get, post, put, delete, "
+        'patch, head, options. "*" means all.'
+    )
+    nonResourceURLs: list[str] | None = field(
+        "NonResourceURLs is a set of partial urls that a user should have access to. *s are "
+        'allowed, but only as the full, final step in the path. "*" means all.'
+    )
+
+
+class SubjectRulesReviewStatus(KModel):
+    resourceRules: list[ResourceRule] | None = field(
+        "ResourceRules is the list of actions the subject is allowed to perform on resources."
+    )
+    nonResourceRules: list[NonResourceRule] | None = field(
+        "NonResourceRules is the list of actions the subject is allowed to perform on "
+        "non-resources."
+    )
+    incomplete: bool | None = field(
+        "Incomplete is true when the rules returned by this call are incomplete."
+    )
+    evaluationError: str | None = field(
+        "EvaluationError can appear in combination with Rules. It indicates an error occurred "
+        "during rule evaluation."
+    )
+
+
+class SelfSubjectRulesReview(APIObject):
+    """SelfSubjectRulesReview enumerates the set of actions the current user can perform
+    within a namespace."""
+
+    spec: SelfSubjectRulesReviewSpec | None = field("Spec holds information about the request.")
+    status: SubjectRulesReviewStatus | None = field(
+        "Status is filled in by the server and indicates the set of actions a user can perform."
+    )
+
+
+# --- authentication.k8s.io ------------------------------------------------------
+
+
+class UserInfo(KModel):
+    """The information about the user needed to implement the user.Info interface."""
+
+    username: str | None = field("The name that uniquely identifies this user among all users.")
+    uid: str | None = field("A unique value that identifies this user across time.")
+    groups: list[str] | None = field("The names of groups this user is a part of.")
+    extra: dict[str, list[str]] | None = field(
+        "Any additional information provided by the authenticator."
+    )
+
+
+class SelfSubjectReviewStatus(KModel):
+    userInfo: UserInfo | None = field("User attributes of the user making this request.")
+
+
+class SelfSubjectReview(APIObject):
+    """SelfSubjectReview contains the user information that the kube-apiserver has about
+    the user making this request."""
+
+    status: SelfSubjectReviewStatus | None = field(
+        "Status is filled in by the server with the user attributes."
+    )

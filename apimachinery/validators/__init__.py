@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from apimachinery.fielderrors import ErrorList
-from apimachinery.validators import core, other, pods, workloads
+from apimachinery.validators import core, other, pods, rbac, workloads
 from apimachinery.validators.common import JSON
 
 Check = Callable[[JSON, ErrorList], None]
@@ -44,6 +44,10 @@ VALIDATORS: dict[tuple[str, str], Check] = {
     ("coordination.k8s.io/v1", "Lease"): other.validate_lease,
     ("scheduling.k8s.io/v1", "PriorityClass"): other.validate_priorityclass,
     ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): other.validate_selfsubjectaccessreview,
+    ("rbac.authorization.k8s.io/v1", "Role"): rbac.validate_role,
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): rbac.validate_clusterrole,
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): rbac.validate_rolebinding,
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): rbac.validate_clusterrolebinding,
 }
 
 UPDATE_VALIDATORS: dict[tuple[str, str], UpdateCheck] = {
@@ -62,6 +66,8 @@ UPDATE_VALIDATORS: dict[tuple[str, str], UpdateCheck] = {
     ("networking.k8s.io/v1", "IngressClass"): other.validate_ingressclass_update,
     ("discovery.k8s.io/v1", "EndpointSlice"): other.validate_endpointslice_update,
     ("scheduling.k8s.io/v1", "PriorityClass"): other.validate_priorityclass_update,
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): rbac.validate_binding_update,
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): rbac.validate_binding_update,
 }
 
 STATUS_VALIDATORS: dict[tuple[str, str], Check] = {

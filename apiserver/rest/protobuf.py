@@ -31,6 +31,7 @@ _GROUP_PACKAGES = {
     "authentication.k8s.io": "authentication",
     "scheduling.k8s.io": "scheduling",
     "networking.k8s.io": "networking",
+    "rbac.authorization.k8s.io": "rbac",
 }
 
 

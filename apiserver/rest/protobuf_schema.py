@@ -224,6 +224,10 @@ MESSAGES: dict[str, dict[int, Field]] = {
         1: ("path", "s", "string"),
         2: ("verb", "s", "string"),
     },
+    "authorization.v1.NonResourceRule": {
+        1: ("verbs", "r", "string"),
+        2: ("nonResourceURLs", "r", "string"),
+    },
     "authorization.v1.ResourceAttributes": {
         1: ("namespace", "s", "string"),
         2: ("verb", "s", "string"),
@@ -235,6 +239,12 @@ MESSAGES: dict[str, dict[int, Field]] = {
         8: ("fieldSelector", "s", "authorization.v1.FieldSelectorAttributes"),
         9: ("labelSelector", "s", "authorization.v1.LabelSelectorAttributes"),
     },
+    "authorization.v1.ResourceRule": {
+        1: ("verbs", "r", "string"),
+        2: ("apiGroups", "r", "string"),
+        3: ("resources", "r", "string"),
+        4: ("resourceNames", "r", "string"),
+    },
     "authorization.v1.SelfSubjectAccessReview": {
         1: ("metadata", "s", "meta.v1.ObjectMeta"),
         2: ("spec", "s", "authorization.v1.SelfSubjectAccessReviewSpec"),
@@ -244,6 +254,12 @@ MESSAGES: dict[str, dict[int, Field]] = {
         1: ("resourceAttributes", "s", "authorization.v1.ResourceAttributes"),
         2: ("nonResourceAttributes", "s", "authorization.v1.NonResourceAttributes"),
     },
+    "authorization.v1.SelfSubjectRulesReview": {
+        1: ("metadata", "s", "meta.v1.ObjectMeta"),
+        2: ("spec", "s", "authorization.v1.SelfSubjectRulesReviewSpec"),
+        3: ("status", "s", "authorization.v1.SubjectRulesReviewStatus"),
+    },
+    "authorization.v1.SelfSubjectRulesReviewSpec": {1: ("namespace", "s", "string")},
     "authorization.v1.SubjectAccessReviewStatus": {
         1: ("allowed", "s", "bool"),
         2: ("reason", "s", "string"),
@@ -1663,6 +1679,44 @@ MESSAGES: dict[str, dict[int, Field]] = {
     "policy.v1.Eviction": {
         1: ("metadata", "s", "meta.v1.ObjectMeta"),
         2: ("deleteOptions", "s", "meta.v1.DeleteOptions"),
+    },
+    "rbac.v1.AggregationRule": {1: ("clusterRoleSelectors", "r", "meta.v1.LabelSelector")},
+    "rbac.v1.ClusterRole": {
+        1: ("metadata", "s", "meta.v1.ObjectMeta"),
+        2: ("rules", "r", "rbac.v1.PolicyRule"),
+        3: ("aggregationRule", "s", "rbac.v1.AggregationRule"),
+    },
+    "rbac.v1.ClusterRoleBinding": {
+        1: ("metadata", "s", "meta.v1.ObjectMeta"),
+        2: ("subjects", "r", "rbac.v1.Subject"),
+        3: ("roleRef", "s", "rbac.v1.RoleRef"),
+    },
+    "rbac.v1.PolicyRule": {
+        1: ("verbs", "r", "string"),
+        2: ("apiGroups", "r", "string"),
+        3: ("resources", "r", "string"),
+        4: ("resourceNames", "r", "string"),
+        5: ("nonResourceURLs", "r", "string"),
+    },
+    "rbac.v1.Role": {
+        1: ("metadata", "s", "meta.v1.ObjectMeta"),
+        2: ("rules", "r", "rbac.v1.PolicyRule"),
+    },
+    "rbac.v1.RoleBinding": {
+        1: ("metadata", "s", "meta.v1.ObjectMeta"),
+        2: ("subjects", "r", "rbac.v1.Subject"),
+        3: ("roleRef", "s", "rbac.v1.RoleRef"),
+    },
+    "rbac.v1.RoleRef": {
+        1: ("apiGroup", "s", "string"),
+        2: ("kind", "s", "string"),
+        3: ("name", "s", "string"),
+    },
+    "rbac.v1.Subject": {
+        1: ("kind", "s", "string"),
+        2: ("apiGroup", "s", "string"),
+        3: ("name", "s", "string"),
+        4: ("namespace", "s", "string"),
     },
     "scheduling.v1.PriorityClass": {
         1: ("metadata", "s", "meta.v1.ObjectMeta"),
