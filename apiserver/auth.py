@@ -3,26 +3,45 @@
 Authentication, as upstream's static-token and x509 authenticators:
 
 - `Authorization: Bearer <token>` looked up in the tokens file (`tokens.csv` in
-  the cert dir, upstream's `token,user,uid,"group1,group2"` format);
+  the cert dir, upstream's `token,user,uid,"group1,group2"` format); a token
+  whose user is a service account (`system:serviceaccount:<ns>:<name>`) stands
+  for that account's token and gets its groups, as upstream's service account
+  authenticator gives them;
 - a client certificate signed by the cluster CA: CN is the user, each O a group.
 
-Anything else is anonymous, and the REST layer answers 401. Members of
-`system:masters` may impersonate (`Impersonate-User`, `Impersonate-Group`, as
-`kubectl --as` sends). Authorization is the minimal policy of this stage:
-`system:masters` may do everything; any authenticated user may read discovery
-and the OpenAPI documents and ask what they may do (SelfSubjectAccessReview);
-nobody else may do anything.
+Every authenticated user is in `system:authenticated`. Anything else is
+anonymous (`system:anonymous`, group `system:unauthenticated`): the REST layer
+answers 401 except on the public paths RBAC lets anonymous users read.
+
+Impersonation (`Impersonate-User`, `Impersonate-Group`, `Impersonate-Uid`,
+`Impersonate-Extra-*`, as `kubectl --as` sends) is authorized as upstream: the
+caller needs the `impersonate` verb on each users/groups/serviceaccounts/uids/
+userextras it asks for.
+
+Authorization (`Authorizer`) is upstream's chain for this cluster: members of
+`system:masters` may do everything, with no lookup at all (the superuser fast
+path); everyone else gets what RBAC (apiserver/rbac.py) grants them.
 """
 
 from __future__ import annotations
 
 import csv
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import unquote
+
+from apimachinery import errors
+from apiserver import rbac
+
+log = logging.getLogger("apiserver")
 
 MASTERS = "system:masters"
 AUTHENTICATED = "system:authenticated"
+UNAUTHENTICATED = "system:unauthenticated"
+ANONYMOUS = "system:anonymous"
 
 
 @dataclass(frozen=True)
@@ -60,6 +79,21 @@ class Attributes:
         return bool(self.resource)
 
 
+ANONYMOUS_USER = User(name=ANONYMOUS, groups=(UNAUTHENTICATED,))
+
+
+def _with_authenticated(name: str, groups: Iterable[str]) -> tuple[str, ...]:
+    """The groups of an authenticated user: a service account's own groups, then
+    `system:authenticated`."""
+    out = [g for g in groups if g]
+    account = rbac.split_service_account(name)
+    if account is not None:
+        out += [g for g in rbac.service_account_groups(account[0]) if g not in out]
+    if AUTHENTICATED not in out:
+        out.append(AUTHENTICATED)
+    return tuple(out)
+
+
 def load_tokens(path: Path) -> dict[str, User]:
     """The static tokens file: token -> user."""
     users: dict[str, User] = {}
@@ -69,9 +103,7 @@ def load_tokens(path: Path) -> dict[str, User]:
         for row in csv.reader(f):
             if len(row) < 2 or row[0].startswith("#"):
                 continue
-            groups = tuple(g for g in (row[3].split(",") if len(row) > 3 else []) if g)
-            if AUTHENTICATED not in groups:
-                groups = (*groups, AUTHENTICATED)
+            groups = _with_authenticated(row[1], row[3].split(",") if len(row) > 3 else [])
             users[row[0]] = User(name=row[1], uid=row[2] if len(row) > 2 else "", groups=groups)
     return users
 
@@ -113,9 +145,7 @@ class Authenticator:
                     groups.append(value)
         if not name:
             return None
-        if AUTHENTICATED not in groups:
-            groups.append(AUTHENTICATED)
-        return User(name=name, groups=tuple(groups))
+        return User(name=name, groups=_with_authenticated(name, groups))
 
     def authenticate(self, authorization: str, peercert: dict[str, Any] | None) -> User | None:
         if authorization[:7].lower() == "bearer ":
@@ -125,54 +155,126 @@ class Authenticator:
         return self.from_peercert(peercert)
 
 
+def impersonation_requests(headers: Any) -> list[Attributes]:
+    """What a request's `Impersonate-*` headers ask to act as, each as the
+    `impersonate` request the caller must be allowed (upstream's impersonation
+    filter: users or serviceaccounts, groups, uids, userextras/<key>)."""
+    wanted: list[Attributes] = []
+    name = headers.get("Impersonate-User", "")
+    if name:
+        account = rbac.split_service_account(name)
+        if account is not None:
+            wanted.append(
+                Attributes("impersonate", "serviceaccounts", namespace=account[0], name=account[1])
+            )
+        else:
+            wanted.append(Attributes("impersonate", "users", name=name))
+    for group in headers.getall("Impersonate-Group", []):
+        wanted.append(Attributes("impersonate", "groups", name=group))
+    uid = headers.get("Impersonate-Uid", "")
+    if uid:
+        wanted.append(Attributes("impersonate", "uids", group="authentication.k8s.io", name=uid))
+    for key, value in _extras(headers):
+        wanted.append(
+            Attributes(
+                "impersonate",
+                "userextras",
+                subresource=key,
+                group="authentication.k8s.io",
+                name=value,
+            )
+        )
+    return wanted
+
+
+def _extras(headers: Any) -> list[tuple[str, str]]:
+    prefix = "impersonate-extra-"
+    out = []
+    for key, value in headers.items():
+        if key.lower().startswith(prefix):
+            out.append((unquote(key[len(prefix) :].lower()), value))
+    return out
+
+
 def impersonate(user: User, headers: Any) -> User:
-    """The user a request acts as, after `Impersonate-*` headers (admins only;
-    the caller checks `user.is_admin` before calling)."""
+    """The user a request acts as, after `Impersonate-*` headers (the caller has
+    authorized `impersonation_requests` first). A service account gets its
+    groups when none are asked for; `system:authenticated` is added unless the
+    groups name it or `system:unauthenticated`, as upstream."""
     name = headers.get("Impersonate-User", "")
     if not name:
         return user
     groups = list(headers.getall("Impersonate-Group", []))
-    if AUTHENTICATED not in groups and not name.startswith("system:anonymous"):
+    account = rbac.split_service_account(name)
+    if account is not None and not groups:
+        groups = list(rbac.service_account_groups(account[0]))
+    if name == ANONYMOUS:
+        if UNAUTHENTICATED not in groups:
+            groups.append(UNAUTHENTICATED)
+    elif AUTHENTICATED not in groups and UNAUTHENTICATED not in groups:
         groups.append(AUTHENTICATED)
     extra: dict[str, list[str]] = {}
-    for key in headers:
-        if key.lower().startswith("impersonate-extra-"):
-            extra.setdefault(key[len("Impersonate-Extra-") :], []).append(headers[key])
+    for key, value in _extras(headers):
+        extra.setdefault(key, []).append(value)
     return User(
         name=name, uid=headers.get("Impersonate-Uid", ""), groups=tuple(groups), extra=extra
     )
 
 
-_SELF_SERVICE = {
-    ("authorization.k8s.io", "selfsubjectaccessreviews"),
-    ("authorization.k8s.io", "selfsubjectrulesreviews"),
-    ("authentication.k8s.io", "selfsubjectreviews"),
-}
+class RuleStore(rbac.RuleSource, Protocol):
+    """The RBAC objects, and a way to bring them up to date with etcd."""
+
+    async def catch_up(self) -> None: ...
 
 
-def authorize(user: User, attrs: Attributes) -> tuple[bool, str]:
-    """(allowed, reason). Admins may do everything; authenticated users may
-    read non-resource URLs (discovery, OpenAPI, version, health) and ask about
-    their own permissions."""
+def authorize(user: User, attrs: Attributes, rules: rbac.RuleSource) -> tuple[bool, str]:
+    """(allowed, reason) from the rules as they are: `system:masters` may do
+    everything (no lookup), everyone else what RBAC grants."""
     if user.is_admin:
-        return True, "system:masters may do everything"
-    if AUTHENTICATED in user.groups:
-        if not attrs.is_resource and attrs.verb == "get":
-            return True, "discovery is readable by every authenticated user"
-        if attrs.verb == "create" and (attrs.group, attrs.resource) in _SELF_SERVICE:
-            return True, "users may ask about themselves"
-    return False, ""
+        return True, ""
+    return rbac.authorize(rules, user, attrs)
 
 
-def forbidden_message(user: User, attrs: Attributes) -> str:
-    """Upstream's wording for a 403."""
+class Authorizer:
+    """`authorize` on a RuleStore, consistent for denials: before it says no, it
+    lets the RBAC caches catch up with etcd and looks again, so a Role or binding
+    written just before the request (on any apiserver) is always seen."""
+
+    def __init__(self, rules: RuleStore) -> None:
+        self.rules = rules
+
+    async def authorize(self, user: User, attrs: Attributes) -> tuple[bool, str]:
+        allowed, reason = authorize(user, attrs, self.rules)
+        if allowed:
+            return allowed, reason
+        try:
+            await self.rules.catch_up()
+        except errors.APIError as e:
+            log.warning("RBAC caches could not catch up with etcd (%s); answering from them", e)
+            return allowed, reason
+        return authorize(user, attrs, self.rules)
+
+    async def rules_for(self, user: User, namespace: str) -> tuple[list[rbac.JSON], list[str]]:
+        """The rules that apply to `user` in `namespace` (SelfSubjectRulesReview),
+        from caches that have caught up with etcd."""
+        try:
+            await self.rules.catch_up()
+        except errors.APIError as e:
+            log.warning("RBAC caches could not catch up with etcd (%s); answering from them", e)
+        return rbac.rules_for(self.rules, user, namespace)
+
+
+def forbidden_message(user: User, attrs: Attributes, reason: str = "") -> str:
+    """Upstream's wording for a 403 (the authorizer's reason, if any, appended)."""
     if not attrs.is_resource:
-        return f'forbidden: User "{user.name}" cannot {attrs.verb} path "{attrs.path}"'
+        text = f'forbidden: User "{user.name}" cannot {attrs.verb} path "{attrs.path}"'
+        return f"{text}: {reason}" if reason else text
     resource = f"{attrs.resource}.{attrs.group}" if attrs.group else attrs.resource
     what = f"{attrs.resource}/{attrs.subresource}" if attrs.subresource else attrs.resource
     subject = f'{resource} "{attrs.name}"' if attrs.name else resource
     where = f' in the namespace "{attrs.namespace}"' if attrs.namespace else " at the cluster scope"
-    return (
+    text = (
         f'{subject} is forbidden: User "{user.name}" cannot {attrs.verb} resource "{what}" '
         f'in API group "{attrs.group}"{where}'
     )
+    return f"{text}: {reason}" if reason else text

@@ -2,7 +2,8 @@
 the REST API (apiserver/rest, when present), health and metrics, compaction.
 
 Start-up order matters for readiness: connect to etcd, fill the watch caches,
-create the namespaces and the `kubernetes` Service, then listen. `/readyz`
+create the namespaces, the `kubernetes` Service and the default RBAC policy
+(apiserver/bootstrappolicy.py), then listen. `/readyz`
 answers 200 only when etcd is reachable and every watch cache is synced;
 `/livez` answers as long as the process runs its event loop. SIGTERM stops
 accepting calls, lets the ones in flight finish (a few seconds), and exits.
@@ -24,7 +25,9 @@ import grpc
 
 from apimachinery import errors, logs, serving
 from apiserver.admission import PluginConfig, build_plugins
+from apiserver.bootstrappolicy import ensure_policy
 from apiserver.grpc_service import create_server
+from apiserver.rbac_rules import CachedRules
 from apiserver.registry import Registry
 from apiserver.store import EtcdStore
 
@@ -200,6 +203,7 @@ class APIServer:
                     advertise_address=args.advertise_address,
                     secure_port=_secure_port(args.secure_address),
                 )
+                await ensure_policy(self.registry)
                 break
             except errors.APIError as e:
                 log.warning("bootstrap failed (%s); retrying", e)
@@ -224,7 +228,8 @@ class APIServer:
         if serve is None:
             log.warning("apiserver.rest has no serve(registry, args); serving gRPC only")
             return
-        self.rest_stop = await serve(self.registry, self.args)
+        assert self.registry is not None
+        self.rest_stop = await serve(self.registry, self.args, rules=CachedRules(self.registry))
 
     async def stop(self, grace: float = 5.0) -> None:
         self.listening = False

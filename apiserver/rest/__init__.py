@@ -1,10 +1,12 @@
 """The Kubernetes REST API on HTTPS (6443), for kubectl and every Kubernetes client.
 
-`serve(registry, args)` is what the apiserver process calls once its Registry is
-ready: it makes sure the cluster CA, the serving certificate, the admin token
-and `admin.kubeconfig` exist in `--cert-dir` (apiserver.pki), then listens on
-`--secure-address` with TLS (client certificates signed by the CA are accepted
-as credentials). It returns the coroutine function that stops the listener.
+`serve(registry, args, rules=...)` is what the apiserver process calls once its
+Registry is ready: it makes sure the cluster CA, the serving certificate, the
+admin token and `admin.kubeconfig` exist in `--cert-dir` (apiserver.pki), then
+listens on `--secure-address` with TLS (client certificates signed by the CA
+are accepted as credentials); requests are authorized against `rules`, the
+RBAC objects of the apiserver's watch caches. It returns the coroutine function
+that stops the listener.
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ def ssl_context(files: pki.PKI) -> ssl.SSLContext:
     return ctx
 
 
-async def serve(registry: RegistryLike, args: argparse.Namespace) -> Callable[[], Awaitable[None]]:
+async def serve(
+    registry: RegistryLike, args: argparse.Namespace, *, rules: auth.RuleStore
+) -> Callable[[], Awaitable[None]]:
     host, port = _split(args.secure_address)
     advertise = str(getattr(args, "advertise_address", "") or "")
     local_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
@@ -50,6 +54,7 @@ async def serve(registry: RegistryLike, args: argparse.Namespace) -> Callable[[]
     ctx = RestContext(
         registry=registry,
         authenticator=auth.Authenticator(files.tokens),
+        authorizer=auth.Authorizer(rules),
         server_address=f"{advertise or local_host}:{port}",
     )
     app = make_app(ctx)

@@ -29,7 +29,7 @@ from multidict import CIMultiDict
 from apimachinery import errors, printers, scheme
 from apimachinery import patch as patches
 from apimachinery.scheme import ResourceType
-from apiserver import auth
+from apiserver import auth, rbac
 from apiserver.rest import discovery, openapi_handlers, protobuf, proxy, streams
 from apiserver.rest.types import RegistryLike
 
@@ -44,6 +44,7 @@ _PUBLIC = {"/healthz", "/livez", "/readyz", "/version"}
 class RestContext:
     registry: RegistryLike
     authenticator: auth.Authenticator
+    authorizer: auth.Authorizer
     server_address: str
     kubelet_port: int = 10250
 
@@ -311,31 +312,47 @@ async def handle(request: web.Request) -> web.StreamResponse:
     return response
 
 
+def _non_resource_verb(method: str) -> str:
+    """The verb of a non-resource request: the HTTP method, GET and HEAD as `get`."""
+    return "get" if method in ("GET", "HEAD") else method.lower()
+
+
+async def _forbid_unless_allowed(ctx: RestContext, user: auth.User, attrs: auth.Attributes) -> None:
+    """403 with upstream's message unless the authorizer allows `attrs`."""
+    allowed, reason = await ctx.authorizer.authorize(user, attrs)
+    if allowed:
+        return
+    if not attrs.is_resource:
+        raise errors.Forbidden(message=auth.forbidden_message(user, attrs, reason))
+    raise errors.Forbidden(
+        message=auth.forbidden_message(user, attrs, reason),
+        name=attrs.name,
+        group=attrs.group,
+        kind=attrs.resource,
+    )
+
+
 async def _handle(request: web.Request, ctx: RestContext) -> web.StreamResponse:
     path = request.path
     user = _authenticate(request, ctx)
     if user is None:
+        # Anonymous requests: the public paths RBAC grants system:unauthenticated
+        # (system:public-info-viewer), 401 for everything else.
         if path in _PUBLIC and request.method == "GET":
-            return await _non_resource(request, ctx, path)
+            attrs = auth.Attributes(verb="get", path=path)
+            allowed, _ = await ctx.authorizer.authorize(auth.ANONYMOUS_USER, attrs)
+            if allowed:
+                return await _non_resource(request, ctx, path)
         raise errors.Unauthorized(message="Unauthorized")
-    if request.headers.get("Impersonate-User"):
-        if not user.is_admin:
-            raise errors.Forbidden(
-                message=f'users "{request.headers["Impersonate-User"]}" is forbidden: User '
-                f'"{user.name}" cannot impersonate resource "users" in API group "" at the '
-                "cluster scope",
-                kind="users",
-                name=request.headers["Impersonate-User"],
-            )
+    if request.headers.get("Impersonate-User") or request.headers.get("Impersonate-Group"):
+        for wanted in auth.impersonation_requests(request.headers):
+            await _forbid_unless_allowed(ctx, user, wanted)
         user = auth.impersonate(user, request.headers)
 
     info = parse_path(request.method, path, request.query)
     if info is None:
-        allowed, _ = auth.authorize(user, auth.Attributes(verb="get", path=path))
-        if not allowed:
-            raise errors.Forbidden(
-                message=auth.forbidden_message(user, auth.Attributes("get", path=path))
-            )
+        attrs = auth.Attributes(verb=_non_resource_verb(request.method), path=path)
+        await _forbid_unless_allowed(ctx, user, attrs)
         return await _non_resource(request, ctx, path)
 
     attrs = auth.Attributes(
@@ -346,21 +363,14 @@ async def _handle(request: web.Request, ctx: RestContext) -> web.StreamResponse:
         namespace=info.namespace,
         name=info.name,
     )
-    allowed, _ = auth.authorize(user, attrs)
-    if not allowed:
-        raise errors.Forbidden(
-            message=auth.forbidden_message(user, attrs),
-            name=info.name,
-            group=info.group,
-            kind=info.resource,
-        )
+    await _forbid_unless_allowed(ctx, user, attrs)
     rt = scheme.lookup(info.group, info.version, info.resource)
     if info.subresource and info.subresource not in rt.subresources:
         raise errors.NotFound(message="the server could not find the requested resource")
     if rt.namespaced is False and info.namespace:
         raise errors.NotFound(message="the server could not find the requested resource")
-    if rt.kind in ("SelfSubjectAccessReview", "SelfSubjectReview"):
-        return await _self_review(request, rt, user)
+    if rt.kind in ("SelfSubjectAccessReview", "SelfSubjectRulesReview", "SelfSubjectReview"):
+        return await _self_review(request, ctx, rt, user)
     return await _resource(request, ctx, info, rt)
 
 
@@ -401,13 +411,21 @@ async def _non_resource(request: web.Request, ctx: RestContext, path: str) -> we
     raise errors.NotFound(message="the server could not find the requested resource")
 
 
-async def _self_review(request: web.Request, rt: ResourceType, user: auth.User) -> web.Response:
+async def _self_review(
+    request: web.Request, ctx: RestContext, rt: ResourceType, user: auth.User
+) -> web.Response:
+    """SelfSubjectReview (who am I), SelfSubjectAccessReview (may I) and
+    SelfSubjectRulesReview (what may I do in a namespace), answered by the same
+    authorizer that guards every request."""
     if request.method != "POST":
         raise errors.MethodNotAllowed(message=f"{rt.resource} only support create")
     body = decode_object(request, await read_body(request))
+    body.setdefault("metadata", {}).setdefault("creationTimestamp", None)
     if rt.kind == "SelfSubjectReview":
         body["status"] = {"userInfo": user.to_user_info()}
         return json_response(body, status=201)
+    if rt.kind == "SelfSubjectRulesReview":
+        return json_response(await _rules_review(ctx, user, body), status=201)
     spec = body.get("spec") or {}
     ra = spec.get("resourceAttributes")
     nra = spec.get("nonResourceAttributes")
@@ -436,14 +454,55 @@ async def _self_review(request: web.Request, rt: ResourceType, user: auth.User) 
             ],
             group="authorization.k8s.io",
         )
-    allowed, reason = auth.authorize(user, attrs)
-    body.setdefault("metadata", {}).setdefault("creationTimestamp", None)
+    allowed, reason = await ctx.authorizer.authorize(user, attrs)
     body["status"] = {"allowed": allowed}
     if reason:
         body["status"]["reason"] = reason
     if not allowed:
         body["status"]["denied"] = False
     return json_response(body, status=201)
+
+
+async def _rules_review(ctx: RestContext, user: auth.User, body: JSON) -> JSON:
+    """The rules RBAC gives the user in spec.namespace (`kubectl auth can-i --list`),
+    split as upstream into resource and non-resource rules."""
+    namespace = str((body.get("spec") or {}).get("namespace") or "")
+    if not namespace:
+        raise errors.BadRequest(message="no namespace on request")
+    rules, problems = await ctx.authorizer.rules_for(user, namespace)
+    resource_rules: list[JSON] = []
+    non_resource_rules: list[JSON] = []
+    for rule in rules:
+        if rule.get("resources"):
+            resource_rules.append(
+                {k: list(rule.get(k) or []) for k in ("verbs", "apiGroups", "resources")}
+                | (
+                    {"resourceNames": list(rule["resourceNames"])}
+                    if rule.get("resourceNames")
+                    else {}
+                )
+            )
+        if rule.get("nonResourceURLs"):
+            non_resource_rules.append(
+                {
+                    "verbs": list(rule.get("verbs") or []),
+                    "nonResourceURLs": list(rule["nonResourceURLs"]),
+                }
+            )
+    status: JSON = {
+        "resourceRules": resource_rules,
+        "nonResourceRules": non_resource_rules,
+        "incomplete": False,
+    }
+    if problems:
+        status["evaluationError"] = rbac.aggregate(problems)
+    return {
+        "kind": "SelfSubjectRulesReview",
+        "apiVersion": "authorization.k8s.io/v1",
+        "metadata": {"creationTimestamp": None},
+        "spec": {},
+        "status": status,
+    }
 
 
 async def _resource(
