@@ -21,6 +21,7 @@ from client.informer import InformerFactory
 from client.workqueue import WorkQueue
 from controller_manager import kube
 from controller_manager.base import Context, Controller, Options, Recorder
+from controller_manager.clusterroleaggregation import ClusterRoleAggregationController
 from controller_manager.cronjob import CronJobController
 from controller_manager.daemonset import DaemonSetController
 from controller_manager.deployment import DeploymentController
@@ -58,6 +59,7 @@ CONTROLLERS: dict[str, Callable[[Context], Controller]] = {
     "statefulset": StatefulSetController,
     "cronjob": CronJobController,
     "persistentvolume-binder": PersistentVolumeController,
+    "clusterrole-aggregation": ClusterRoleAggregationController,
 }
 
 # Controllers that need a resource the scheme may not serve.
@@ -69,6 +71,7 @@ _NEEDS = {
     "statefulset": ("apps", "statefulsets"),
     "cronjob": ("batch", "cronjobs"),
     "persistentvolume-binder": ("", "persistentvolumes"),
+    "clusterrole-aggregation": ("rbac.authorization.k8s.io", "clusterroles"),
 }
 
 
