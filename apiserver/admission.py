@@ -16,6 +16,8 @@ Built in here:
   namespaces the cluster needs cannot be deleted (403);
 - `Validation`: `apimachinery.validation.admit` (strict decoding, defaults,
   validation; 400 and 422).
+Elsewhere: ClusterIP/NodePort allocation (apiserver/service_alloc.py) and RBAC
+escalation prevention (apiserver/rbac_admission.py).
 """
 
 from __future__ import annotations
@@ -144,6 +146,14 @@ class DefaultTolerationSeconds:
 
 PluginFactory = Callable[[PluginConfig], AdmissionPlugin]
 
+
+def _rbac_escalation(config: PluginConfig) -> AdmissionPlugin:
+    # Imported here: the plugin reads RBAC from the registry, which imports us.
+    from apiserver import rbac_admission
+
+    return rbac_admission.plugin(config)
+
+
 # The plugins, in order. One line per plugin.
 PLUGINS: list[PluginFactory] = [
     lambda config: NamespaceLifecycle(),
@@ -152,6 +162,7 @@ PLUGINS: list[PluginFactory] = [
     ),
     lambda config: Validation(),
     service_alloc.plugin,  # ClusterIPs and NodePorts of Services
+    _rbac_escalation,  # nobody grants through RBAC what they do not hold
 ]
 
 

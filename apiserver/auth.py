@@ -25,6 +25,7 @@ path); everyone else gets what RBAC (apiserver/rbac.py) grants them.
 
 from __future__ import annotations
 
+import contextvars
 import csv
 import logging
 from collections.abc import Iterable
@@ -80,6 +81,13 @@ class Attributes:
 
 
 ANONYMOUS_USER = User(name=ANONYMOUS, groups=(UNAUTHENTICATED,))
+
+# The user a REST request acts as, for the admission plugins that need it (RBAC
+# escalation prevention). Unset for the components' gRPC calls and the
+# apiserver's own writes: they act as the cluster itself.
+REQUEST_USER: contextvars.ContextVar[User | None] = contextvars.ContextVar(
+    "request_user", default=None
+)
 
 
 def _with_authenticated(name: str, groups: Iterable[str]) -> tuple[str, ...]:

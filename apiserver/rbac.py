@@ -24,6 +24,7 @@ caller's (apiserver/auth.py), before any lookup.
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -261,23 +262,25 @@ def rules_for(source: RuleSource, user: User, namespace: str) -> tuple[list[JSON
     return rules, errors
 
 
-# --- coverage (bootstrap policy reconciliation) -------------------------------------
+# --- coverage (escalation prevention, bootstrap policy reconciliation) ------------
 
 
 def breakdown(rule: JSON) -> Iterator[JSON]:
-    """A rule as one rule per verb x group x resource x name (or verb x URL)."""
+    """A rule as one rule per group x resource x verb (x name), then per URL x
+    verb, in upstream's order (BreakdownRule)."""
     verbs = _strings(rule, "verbs")
-    urls = _strings(rule, "nonResourceURLs")
-    for verb, url in itertools.product(verbs, urls):
-        yield {"verbs": [verb], "nonResourceURLs": [url]}
-    groups = _strings(rule, "apiGroups")
-    resources = _strings(rule, "resources")
-    names: list[str | None] = [*_strings(rule, "resourceNames")] or [None]
-    for verb, group, resource, name in itertools.product(verbs, groups, resources, names):
-        piece: JSON = {"verbs": [verb], "apiGroups": [group], "resources": [resource]}
-        if name is not None:
-            piece["resourceNames"] = [name]
-        yield piece
+    names = _strings(rule, "resourceNames")
+    for group, resource, verb in itertools.product(
+        _strings(rule, "apiGroups"), _strings(rule, "resources"), verbs
+    ):
+        piece: JSON = {"apiGroups": [group], "resources": [resource], "verbs": [verb]}
+        if names:
+            for name in names:
+                yield piece | {"resourceNames": [name]}
+        else:
+            yield piece
+    for url, verb in itertools.product(_strings(rule, "nonResourceURLs"), verbs):
+        yield {"nonResourceURLs": [url], "verbs": [verb]}
 
 
 def _rule_covers(owner: JSON, piece: JSON) -> bool:
@@ -304,10 +307,69 @@ def _rule_covers(owner: JSON, piece: JSON) -> bool:
     return not owned_names or piece.get("resourceNames", [None])[0] in owned_names
 
 
+def missing_rules(owner_rules: list[JSON], wanted: list[JSON]) -> list[JSON]:
+    """The pieces (see `breakdown`) of `wanted` that `owner_rules` do not grant,
+    as upstream's Covers."""
+    return [
+        piece
+        for rule in wanted
+        for piece in breakdown(rule)
+        if not any(_rule_covers(owner, piece) for owner in owner_rules)
+    ]
+
+
 def uncovered(owner_rules: list[JSON], wanted: list[JSON]) -> list[JSON]:
     """The rules of `wanted` that `owner_rules` do not fully grant."""
-    return [
-        rule
-        for rule in wanted
-        if not all(any(_rule_covers(o, p) for o in owner_rules) for p in breakdown(rule))
+    return [rule for rule in wanted if missing_rules(owner_rules, [rule])]
+
+
+def compact(pieces: list[JSON]) -> list[JSON]:
+    """Upstream's CompactRules: pieces on one group and resource (and at most one
+    name) that differ only by verb become one rule with all their verbs."""
+    simple: dict[tuple[str, str, str | None], JSON] = {}
+    out: list[JSON] = []
+    for piece in pieces:
+        groups, resources = _strings(piece, "apiGroups"), _strings(piece, "resources")
+        names = _strings(piece, "resourceNames")
+        if len(groups) != 1 or len(resources) != 1 or len(names) > 1 or "nonResourceURLs" in piece:
+            out.append(piece)
+            continue
+        key = (groups[0], resources[0], names[0] if names else None)
+        if key in simple:
+            simple[key]["verbs"] = [*simple[key]["verbs"], *_strings(piece, "verbs")]
+        else:
+            simple[key] = {k: list(v) for k, v in piece.items()}
+    return out + list(simple.values())
+
+
+def _go_quoted(values: list[str]) -> str:
+    """Go's %q of a []string: `["a" "b"]`."""
+    return "[" + " ".join(json.dumps(v) for v in values) + "]"
+
+
+def compact_string(rule: JSON) -> str:
+    """Upstream's CompactString: `{APIGroups:[""], Resources:["pods"], Verbs:["get"]}`."""
+    parts = [
+        f"{label}:{_go_quoted(_strings(rule, key))}"
+        for label, key in (
+            ("APIGroups", "apiGroups"),
+            ("Resources", "resources"),
+            ("NonResourceURLs", "nonResourceURLs"),
+            ("ResourceNames", "resourceNames"),
+            ("Verbs", "verbs"),
+        )
+        if _strings(rule, key)
     ]
+    return "{" + ", ".join(parts) + "}"
+
+
+def escalation_message(user: User, missing: list[JSON], problems: list[str]) -> str:
+    """Why a user may not grant rules they do not hold (upstream's ConfirmNoEscalation)."""
+    lines = sorted({compact_string(rule) for rule in compact(missing)})
+    message = (
+        f'user "{user.name}" (groups={_go_quoted(list(user.groups))}) is attempting to grant '
+        "RBAC permissions not currently held:\n" + "\n".join(lines)
+    )
+    if problems:
+        message += f"; resolution errors: [{', '.join(problems)}]"
+    return message

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apimachinery import scheme
-from apiserver.registry import Registry
+
+if TYPE_CHECKING:  # the registry's admission plugins use this module too
+    from apiserver.registry import Registry
 
 JSON = dict[str, Any]
 

@@ -348,6 +348,7 @@ async def _handle(request: web.Request, ctx: RestContext) -> web.StreamResponse:
         for wanted in auth.impersonation_requests(request.headers):
             await _forbid_unless_allowed(ctx, user, wanted)
         user = auth.impersonate(user, request.headers)
+    auth.REQUEST_USER.set(user)
 
     info = parse_path(request.method, path, request.query)
     if info is None:

@@ -593,3 +593,122 @@ def test_the_bootstrap_policy_is_reconciled_at_restart(rest: Rest, tmp_path: Pat
         '[{"op":"remove","path":"/metadata/annotations/rbac.authorization.kubernetes.io~1autoupdate"},'
         '{"op":"add","path":"/rules/0/nonResourceURLs/-","value":"/healthz"}]',
     )
+
+
+# --- escalation prevention ------------------------------------------------------------
+
+
+def test_nobody_grants_what_they_do_not_hold(rest: Rest, tmp_path: Path) -> None:
+    ns = namespace(rest, "escalation")
+    erin = token_kubeconfig(rest, tmp_path, "erin")
+    kubectl(
+        rest, "-n", ns, "create", "rolebinding", "erin-admin", "--clusterrole=admin", "--user=erin"
+    )
+
+    # admin holds what it grants here: a Role reading secrets, a binding to view.
+    out = as_user(
+        rest, erin, "-n", ns, "create", "role", "secret-reader", "--verb=get", "--resource=secrets"
+    )
+    assert out.stdout.strip() == "role.rbac.authorization.k8s.io/secret-reader created"
+    out = as_user(
+        rest,
+        erin,
+        "-n",
+        ns,
+        "create",
+        "rolebinding",
+        "frank-views",
+        "--clusterrole=view",
+        "--user=frank",
+    )
+    assert out.stdout.strip() == "rolebinding.rbac.authorization.k8s.io/frank-views created"
+
+    res = as_user(
+        rest,
+        erin,
+        "-n",
+        ns,
+        "create",
+        "role",
+        "node-reader",
+        "--verb=get,list",
+        "--resource=nodes",
+        check=False,
+    )
+    assert res.returncode == 1
+    assert (
+        'roles.rbac.authorization.k8s.io "node-reader" is forbidden: user "erin" '
+        '(groups=["system:authenticated"]) is attempting to grant RBAC permissions not currently '
+        'held:\n{APIGroups:[""], Resources:["nodes"], Verbs:["get" "list"]}'
+    ) in res.stderr
+    res = as_user(
+        rest,
+        erin,
+        "-n",
+        ns,
+        "create",
+        "rolebinding",
+        "erin-root",
+        "--clusterrole=cluster-admin",
+        "--user=erin",
+        check=False,
+    )
+    assert res.returncode == 1
+    assert (
+        'rolebindings.rbac.authorization.k8s.io "erin-root" is forbidden: user "erin" '
+        '(groups=["system:authenticated"]) is attempting to grant RBAC permissions not currently '
+        "held:" in res.stderr
+    )
+    # Editing the Role to add what erin lacks is refused the same way.
+    res = as_user(
+        rest,
+        erin,
+        "-n",
+        ns,
+        "patch",
+        "role",
+        "secret-reader",
+        "--type=json",
+        "-p",
+        '[{"op":"add","path":"/rules/-","value":{"apiGroups":[""],"resources":["nodes"],"verbs":["get"]}}]',
+        check=False,
+    )
+    assert "is attempting to grant RBAC permissions not currently held" in res.stderr
+
+    # With the bind verb on cluster-admin, the binding is allowed (upstream's way to delegate).
+    binder = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "bind-cluster-admin"},
+        "rules": [
+            {
+                "apiGroups": ["rbac.authorization.k8s.io"],
+                "resources": ["clusterroles"],
+                "resourceNames": ["cluster-admin"],
+                "verbs": ["bind"],
+            }
+        ],
+    }
+    kubectl(rest, "apply", "-f", "-", stdin=json.dumps(binder))
+    kubectl(
+        rest,
+        "-n",
+        ns,
+        "create",
+        "rolebinding",
+        "erin-binds",
+        "--clusterrole=bind-cluster-admin",
+        "--user=erin",
+    )
+    out = as_user(
+        rest,
+        erin,
+        "-n",
+        ns,
+        "create",
+        "rolebinding",
+        "gina-root",
+        "--clusterrole=cluster-admin",
+        "--user=gina",
+    )
+    assert out.stdout.strip() == "rolebinding.rbac.authorization.k8s.io/gina-root created"

@@ -655,3 +655,29 @@ def test_aggregation_controller_updates_the_aggregate() -> None:
     admin = cluster.get_obj(rt, "admin")
     assert admin is not None
     assert rule("get,list,watch", "widgets", "example.com") in admin["rules"]
+
+
+# --- escalation prevention ------------------------------------------------------------
+
+
+def test_missing_rules_are_described_as_upstream() -> None:
+    held = [rule("get,list", "pods"), rule("*", "configmaps", names="app"), urls("get", "/api/*")]
+    wanted = [
+        rule("get,list,delete", "pods,pods/log"),
+        rule("get", "configmaps", names="app,other"),
+        urls("get,post", "/api/v1,/healthz"),
+    ]
+    missing = authz.missing_rules(held, wanted)
+    assert authz.escalation_message(TOTO, missing, []) == (
+        'user "toto@test.com" (groups=["devs" "system:authenticated"]) is attempting to grant '
+        "RBAC permissions not currently held:\n"
+        '{APIGroups:[""], Resources:["configmaps"], ResourceNames:["other"], Verbs:["get"]}\n'
+        '{APIGroups:[""], Resources:["pods"], Verbs:["delete"]}\n'
+        '{APIGroups:[""], Resources:["pods/log"], Verbs:["get" "list" "delete"]}\n'
+        '{NonResourceURLs:["/api/v1"], Verbs:["post"]}\n'
+        '{NonResourceURLs:["/healthz"], Verbs:["get"]}\n'
+        '{NonResourceURLs:["/healthz"], Verbs:["post"]}'
+    )
+    assert authz.missing_rules([rule("*", "*", "*")], wanted[:2]) == []
+    assert authz.missing_rules([rule("get", "*/log")], [rule("get", "pods/log")]) == []
+    assert authz.missing_rules([rule("get", "pods")], [rule("*", "pods")]) != []
