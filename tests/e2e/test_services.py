@@ -349,8 +349,8 @@ def test_not_ready_pod_leaves_the_service(cluster: Cluster, namespace: str) -> N
         eventually(lambda: any(line.endswith(leaving) for _, line in stream.lines), timeout=60)
         cluster.kubectl("exec", leaving, "-n", namespace, "--", "rm", "/tmp/ready")
         eventually(lambda: _ready_endpoints(cluster, namespace, "ready", 1), timeout=60)
-        not_ready_at = eventually(
-            lambda: next((t for t, line in watch.lines if line == "False"), None), timeout=30
+        not_ready_at: float = eventually(
+            lambda: next((t for t, line in watch.lines if line == "False"), 0.0), timeout=30
         )
         time.sleep(3)  # let the stream run on: the leaving pod must not answer again
     finally:

@@ -1,7 +1,8 @@
 """Cluster DNS as a process: real apiserver, queries over UDP and TCP on loopback.
 
-The server only ever answers; names outside the cluster domain are REFUSED
-(nothing is forwarded anywhere).
+Started with `--upstream none`, the server only ever answers: names outside
+the cluster domain are REFUSED (forwarding is test_cluster_dns_forward.py's,
+with an upstream on loopback).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ def dns(apiserver: ApiserverProcess, tmp_path: Path) -> Iterator[tuple[Component
         f"127.0.0.1:{port}",
         "--register-ip",
         "127.0.0.1",
+        "--upstream",
+        "none",
     )
     proc.start()
     yield proc, port
