@@ -205,6 +205,55 @@ async def test_placement_respects_taints_selectors_and_anti_affinity(cluster: AP
     assert {await node_of(api, "db-0"), await node_of(api, "db-1")} == {"w1", "w2"}
 
 
+async def test_topology_spread_across_zones_then_unschedulable(cluster: APIClient) -> None:
+    """topologySpreadConstraints (maxSkew 1 over zones, DoNotSchedule): 4 pods
+    go 2 and 2 over zones a (two nodes) and b (one node, 2 cpu); a fifth goes
+    to zone a (skew 1); with zone b full, a sixth stays Pending with upstream's
+    message."""
+    api = cluster
+    await add_node(api, "a1", cpu="4", zone="a")
+    await add_node(api, "a2", cpu="4", zone="a")
+    await add_node(api, "b1", cpu="2", zone="b")
+    spread = [
+        {
+            "maxSkew": 1,
+            "topologyKey": "zone",
+            "whenUnsatisfiable": "DoNotSchedule",
+            "labelSelector": {"matchLabels": {"app": "web"}},
+        }
+    ]
+    for i in range(4):
+        pod = make_pod(f"web-{i}", cpu="1", labels={"app": "web"})
+        pod["spec"]["topologySpreadConstraints"] = spread
+        await api.create(PODS, pod)
+        await node_of(api, f"web-{i}")  # one at a time: each sees the ones before
+    zones = [("b" if await node_of(api, f"web-{i}") == "b1" else "a") for i in range(4)]
+    assert sorted(zones) == ["a", "a", "b", "b"]
+    pod = make_pod("web-4", cpu="1", labels={"app": "web"})
+    pod["spec"]["topologySpreadConstraints"] = spread
+    await api.create(PODS, pod)
+
+    # zone b is full (2 cpu); a third pod in zone a would make the skew 3 - 2 = 1:
+    # allowed. So web-4 lands in zone a; a sixth must then wait for zone b.
+    assert await node_of(api, "web-4") in ("a1", "a2")
+    pod = make_pod("web-5", cpu="1", labels={"app": "web"})
+    pod["spec"]["topologySpreadConstraints"] = spread
+    await api.create(PODS, pod)
+
+    async def web5_pending() -> str | None:
+        got = await api.get(PODS, "web-5", namespace="default")
+        for cond in (got.get("status") or {}).get("conditions") or []:
+            if cond["type"] == "PodScheduled" and cond["status"] == "False":
+                return str(cond.get("message"))
+        return None
+
+    message = await eventually(web5_pending, what="web-5 unschedulable")
+    assert message == (
+        "0/3 nodes are available: 1 Insufficient cpu, "
+        "2 node(s) didn't match pod topology spread constraints."
+    )
+
+
 async def test_high_priority_pod_preempts_lower_priority(cluster: APIClient) -> None:
     api = cluster
     await add_node(api, "w1", cpu="2")
