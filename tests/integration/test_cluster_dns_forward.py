@@ -18,6 +18,7 @@ from dnslib import QTYPE, RCODE, RR, A, DNSRecord  # type: ignore[import-untyped
 from dnslib.server import BaseResolver, DNSLogger, DNSServer  # type: ignore[import-untyped]
 
 from tests.integration.netprocs import ComponentProcess
+from tests.polling import eventually
 from tests.processes import ApiserverProcess, free_port
 
 pytestmark = pytest.mark.etcd
@@ -71,10 +72,22 @@ def _dns(
     return proc, port
 
 
-async def _ask(port: int, name: str, qtype: str = "A", *, tcp: bool = False) -> Any:
+async def _ask(
+    port: int, name: str, qtype: str = "A", *, tcp: bool = False, wait: float = 5
+) -> Any:
     q = DNSRecord.question(name, qtype)
-    raw = await asyncio.to_thread(q.send, "127.0.0.1", port, tcp=tcp, timeout=5)
+    raw = await asyncio.to_thread(q.send, "127.0.0.1", port, tcp=tcp, timeout=wait)
     return DNSRecord.parse(raw)
+
+
+async def _serving(port: int) -> None:
+    """Until the server answers (its health endpoint is up before its caches
+    have synced and port 53 is bound)."""
+    await eventually(
+        lambda: _ask(port, "kubernetes.default.svc.cluster.local", wait=0.5),
+        within=30,
+        what="the DNS server answering",
+    )
 
 
 async def test_outside_names_go_upstream_and_cluster_names_do_not(
@@ -83,6 +96,7 @@ async def test_outside_names_go_upstream_and_cluster_names_do_not(
     fake, up_port = upstream
     proc, port = _dns(apiserver, tmp_path, f"127.0.0.1:{up_port}")
     try:
+        await _serving(port)
         for tcp in (False, True):
             reply = await _ask(port, "outside.test", tcp=tcp)
             assert reply.header.rcode == RCODE.NOERROR
@@ -107,6 +121,7 @@ async def test_no_upstream_refuses_and_a_dead_one_fails(
 ) -> None:
     proc, port = _dns(apiserver, tmp_path, "none")
     try:
+        await _serving(port)
         reply = await _ask(port, "outside.test")
         assert reply.header.rcode == RCODE.REFUSED and not reply.rr
     finally:
@@ -114,6 +129,7 @@ async def test_no_upstream_refuses_and_a_dead_one_fails(
     # an upstream that never answers (nothing listens there): SERVFAIL, in time
     proc, port = _dns(apiserver, tmp_path, f"127.0.0.1:{free_port()}")
     try:
+        await _serving(port)
         reply = await _ask(port, "outside.test")
         assert reply.header.rcode == RCODE.SERVFAIL
     finally:
