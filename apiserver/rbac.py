@@ -289,13 +289,7 @@ def _rule_covers(owner: JSON, piece: JSON) -> bool:
     if not any(v in ("*", verb) for v in _strings(owner, "verbs")):
         return False
     if "nonResourceURLs" in piece:
-        url = piece["nonResourceURLs"][0]
-        for owned in _strings(owner, "nonResourceURLs"):
-            if owned in ("*", url):
-                return True
-            if owned.endswith("*") and url.startswith(owned.rstrip("*")):
-                return True
-        return False
+        return non_resource_url_matches(owner, piece["nonResourceURLs"][0])
     group, resource = piece["apiGroups"][0], piece["resources"][0]
     if not any(g in ("*", group) for g in _strings(owner, "apiGroups")):
         return False
