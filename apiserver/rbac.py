@@ -285,17 +285,15 @@ def breakdown(rule: JSON) -> Iterator[JSON]:
 
 def _rule_covers(owner: JSON, piece: JSON) -> bool:
     """Whether `owner` grants everything the single-value rule `piece` grants."""
-    verb = piece["verbs"][0]
-    if not any(v in ("*", verb) for v in _strings(owner, "verbs")):
+    if not verb_matches(owner, piece["verbs"][0]):
         return False
     if "nonResourceURLs" in piece:
         return non_resource_url_matches(owner, piece["nonResourceURLs"][0])
-    group, resource = piece["apiGroups"][0], piece["resources"][0]
-    if not any(g in ("*", group) for g in _strings(owner, "apiGroups")):
-        return False
-    owned_resources = _strings(owner, "resources")
+    resource = piece["resources"][0]
     _, _, sub = resource.partition("/")
-    if not any(r in ("*", resource) or (sub and r == f"*/{sub}") for r in owned_resources):
+    if not (
+        api_group_matches(owner, piece["apiGroups"][0]) and resource_matches(owner, resource, sub)
+    ):
         return False
     owned_names = _strings(owner, "resourceNames")
     return not owned_names or piece.get("resourceNames", [None])[0] in owned_names

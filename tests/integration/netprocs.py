@@ -61,3 +61,13 @@ class ComponentProcess:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+def start_dns(apiserver: str, work_dir: Path, *args: str) -> tuple[ComponentProcess, int]:
+    """The cluster DNS as a process on a free loopback port: (process, DNS port)."""
+    port = free_port()
+    proc = ComponentProcess(
+        "cluster_dns", apiserver, work_dir, "--dns-address", f"127.0.0.1:{port}", *args
+    )
+    proc.start()
+    return proc, port

@@ -17,9 +17,9 @@ from dnslib import QTYPE, RCODE, DNSRecord  # type: ignore[import-untyped]
 
 from apimachinery.scheme import lookup
 from client.api import APIClient
-from tests.integration.netprocs import ComponentProcess
+from tests.integration.netprocs import ComponentProcess, start_dns
 from tests.polling import eventually
-from tests.processes import ApiserverProcess, free_port
+from tests.processes import ApiserverProcess
 
 pytestmark = pytest.mark.etcd
 
@@ -29,19 +29,9 @@ ENDPOINTS = lookup("", "v1", "endpoints")
 
 @pytest.fixture
 def dns(apiserver: ApiserverProcess, tmp_path: Path) -> Iterator[tuple[ComponentProcess, int]]:
-    port = free_port()
-    proc = ComponentProcess(
-        "cluster_dns",
-        apiserver.address,
-        tmp_path,
-        "--dns-address",
-        f"127.0.0.1:{port}",
-        "--register-ip",
-        "127.0.0.1",
-        "--upstream",
-        "none",
+    proc, port = start_dns(
+        apiserver.address, tmp_path, "--register-ip", "127.0.0.1", "--upstream", "none"
     )
-    proc.start()
     yield proc, port
     proc.stop()
 

@@ -17,7 +17,7 @@ import pytest
 from dnslib import QTYPE, RCODE, RR, A, DNSRecord  # type: ignore[import-untyped]
 from dnslib.server import BaseResolver, DNSLogger, DNSServer  # type: ignore[import-untyped]
 
-from tests.integration.netprocs import ComponentProcess
+from tests.integration.netprocs import ComponentProcess, start_dns
 from tests.polling import eventually
 from tests.processes import ApiserverProcess, free_port
 
@@ -58,18 +58,7 @@ def upstream() -> Iterator[tuple[_Upstream, int]]:
 def _dns(
     apiserver: ApiserverProcess, tmp_path: Path, upstream: str
 ) -> tuple[ComponentProcess, int]:
-    port = free_port()
-    proc = ComponentProcess(
-        "cluster_dns",
-        apiserver.address,
-        tmp_path,
-        "--dns-address",
-        f"127.0.0.1:{port}",
-        "--upstream",
-        upstream,
-    )
-    proc.start()
-    return proc, port
+    return start_dns(apiserver.address, tmp_path, "--upstream", upstream)
 
 
 async def _ask(
